@@ -1,0 +1,43 @@
+//! The Job Distributor (JD): the server deployment scripts talk to when they manage a
+//! network of oracle nodes.
+//!
+//! It implements the operator API (`api.job.v1.JobService`, `api.node.v1.NodeService`,
+//! `api.csa.v1.CSAService`) wire-compatibly with the existing JD, stores its state in SQLite
+//! (the embedded default) or PostgreSQL (production, several replicas), keeps an ed25519
+//! CSA keypair sealed in the database, and serves the gRPC health and reflection services.
+//!
+//! - [`JobDistributor`] is the behaviour: one value implements the three service traits.
+//!   The client library's in-memory provider calls it directly; [`server`] puts it on the
+//!   network.
+//! - [`store::Store`] is the database layer, one set of SQL for both backends.
+//!
+//! This crate does not parse job specs beyond their `externalJobID`, and it does not talk
+//! to nodes yet (the node link comes with the `wsrpc` crate).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), offchain_jd::server::ServerError> {
+//! let server = offchain_jd::server::start(offchain_jd::server::ServerConfig {
+//!     listen: "127.0.0.1:0".parse().unwrap(),
+//!     database_url: "sqlite::memory:".into(),
+//!     csa_secret: "a long random secret".into(),
+//!     auth: None,
+//! })
+//! .await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod auth;
+pub mod csa;
+mod directory;
+pub mod error;
+pub mod ids;
+pub mod selector;
+pub mod server;
+mod service;
+pub mod spec;
+pub mod store;
+
+pub use service::{JobDistributor, OpenError};

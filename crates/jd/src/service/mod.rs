@@ -1,0 +1,88 @@
+//! The operator API's behaviour: one [`JobDistributor`] implements the three gRPC services.
+//!
+//! The same value serves the network server and the in-memory provider of the client
+//! library (which calls the service traits directly), so both behave identically.
+
+mod csa;
+mod job;
+mod node;
+
+use std::sync::Arc;
+
+use offchain_proto::label::Label;
+
+use crate::csa::{CsaError, CsaKeys};
+use crate::directory::NodeDirectory;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Store, StoreError};
+
+/// Why a [`JobDistributor`] could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CSA key could not be loaded or created.
+    #[error(transparent)]
+    Csa(#[from] CsaError),
+}
+
+/// The Job Distributor's state and behaviour; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct JobDistributor {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    nodes: NodeDirectory,
+    csa: CsaKeys,
+}
+
+impl JobDistributor {
+    /// Opens the database at `database_url` and loads (or creates) the CSA key sealed with
+    /// `csa_secret`.
+    pub async fn open(database_url: &str, csa_secret: &str) -> Result<Self, OpenError> {
+        let store = Store::open(database_url).await?;
+        let csa = CsaKeys::load_or_create(&store, csa_secret).await?;
+        Ok(Self::from_parts(store, csa))
+    }
+
+    /// A JD with a private in-memory SQLite database and a throw-away CSA secret.
+    pub async fn in_memory() -> Result<Self, OpenError> {
+        Self::open(crate::store::SQLITE_MEMORY_URL, &crate::csa::throwaway_secret()).await
+    }
+
+    /// Assembles a JD from an opened store and its keys.
+    pub fn from_parts(store: Store, csa: CsaKeys) -> Self {
+        JobDistributor { inner: Arc::new(Inner { store, nodes: NodeDirectory::new(), csa }) }
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The JD's CSA keys.
+    pub fn csa_keys(&self) -> &CsaKeys {
+        &self.inner.csa
+    }
+}
+
+/// Refuses labels without a key: they could never be selected.
+fn validate_labels(labels: &[Label]) -> ApiResult<()> {
+    match labels.iter().position(|l| l.key.trim().is_empty()) {
+        Some(i) => Err(ApiError::InvalidArgument(format!("label {} has an empty key", i + 1))),
+        None => Ok(()),
+    }
+}
+
+/// Fails with `INVALID_ARGUMENT "<what> must be provided"` when `value` is empty.
+fn required<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
+    if value.trim().is_empty() {
+        Err(ApiError::InvalidArgument(format!("{what} must be provided")))
+    } else {
+        Ok(value)
+    }
+}

@@ -1,0 +1,77 @@
+//! Generated protobuf messages and gRPC stubs for the Job Distributor operator API.
+//!
+//! The `.proto` files live in the workspace's `proto/` folder; their package, service,
+//! method names and field numbers follow the existing operator API exactly, so clients
+//! built from the reference definitions talk to our server unchanged.
+//!
+//! Modules mirror the protobuf packages (`api.job.v1` is [`api::job::v1`]); the short
+//! aliases [`job`], [`node`], [`csa`] and [`label`] are what the rest of the workspace uses.
+//! [`FILE_DESCRIPTOR_SET`] serves gRPC reflection and the JSON output of the CLI.
+
+#![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+
+/// Generated code, one module per protobuf package.
+pub mod api {
+    /// `api.label`: labels and selectors.
+    pub mod label {
+        tonic::include_proto!("api.label");
+    }
+    /// `api.job.*`
+    pub mod job {
+        /// `api.job.v1`: the job service.
+        pub mod v1 {
+            tonic::include_proto!("api.job.v1");
+        }
+    }
+    /// `api.node.*`
+    pub mod node {
+        /// `api.node.v1`: the node service.
+        pub mod v1 {
+            tonic::include_proto!("api.node.v1");
+        }
+    }
+    /// `api.csa.*`
+    pub mod csa {
+        /// `api.csa.v1`: the CSA key service.
+        pub mod v1 {
+            tonic::include_proto!("api.csa.v1");
+        }
+    }
+}
+
+pub use api::csa::v1 as csa;
+pub use api::job::v1 as job;
+pub use api::label;
+pub use api::node::v1 as node;
+pub use prost_types::Timestamp;
+
+/// The encoded `FileDescriptorSet` of every operator API file (for reflection and JSON).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/offchain_descriptor.bin"));
+
+/// The fully qualified names of the three operator services.
+pub const SERVICE_NAMES: [&str; 3] = [
+    "api.job.v1.JobService",
+    "api.node.v1.NodeService",
+    "api.csa.v1.CSAService",
+];
+
+impl label::Label {
+    /// A label with a value (`key=value`).
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { key: key.into(), value: Some(value.into()) }
+    }
+
+    /// A label without a value (a flag).
+    pub fn flag(key: impl Into<String>) -> Self {
+        Self { key: key.into(), value: None }
+    }
+}
+
+/// Converts between [`Timestamp`] and microseconds since the Unix epoch (how stores keep time).
+pub fn timestamp_from_micros(micros: i64) -> Timestamp {
+    Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}
