@@ -118,7 +118,10 @@ impl Interceptor for RequireToken {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .ok_or_else(|| Status::unauthenticated("authorization must be \"Bearer <token>\""))?;
         if self.0.allows(token.trim()) {
             Ok(request)
@@ -136,7 +139,9 @@ mod tests {
     fn request(header: Option<&str>) -> Request<()> {
         let mut request = Request::new(());
         if let Some(h) = header {
-            request.metadata_mut().insert("authorization", h.parse().unwrap());
+            request
+                .metadata_mut()
+                .insert("authorization", h.parse().unwrap());
         }
         request
     }
@@ -163,6 +168,9 @@ mod tests {
         std::fs::write(&path, format!("{}\n", hash_token("a"))).unwrap();
         assert!(TokenHashes::from_file(&path).unwrap().allows("a"));
         std::fs::write(&path, "# nothing\n").unwrap();
-        assert!(matches!(TokenHashes::from_file(&path), Err(AuthConfigError::Empty(_))));
+        assert!(matches!(
+            TokenHashes::from_file(&path),
+            Err(AuthConfigError::Empty(_))
+        ));
     }
 }

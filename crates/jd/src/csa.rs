@@ -70,7 +70,9 @@ impl CsaKeys {
             // Another replica may have won the race: use whatever is stored now.
             stored = store.keypairs().await?;
         }
-        let newest = stored.last().ok_or(CsaError::Malformed("no keypair after creation"))?;
+        let newest = stored
+            .last()
+            .ok_or(CsaError::Malformed("no keypair after creation"))?;
         let pkcs8 = open(secret, &newest.encrypted_private_key)?;
         let active = signature::Ed25519KeyPair::from_pkcs8(&pkcs8)
             .map_err(|_| CsaError::Malformed("decrypted key is not ed25519 PKCS#8"))?;
@@ -92,7 +94,11 @@ impl CsaKeys {
             .iter()
             .find(|k| k.public_key == hex_key)
             .cloned()
-            .unwrap_or(Keypair { id: 0, public_key: hex_key, created_at: None })
+            .unwrap_or(Keypair {
+                id: 0,
+                public_key: hex_key,
+                created_at: None,
+            })
     }
 
     /// Every keypair, oldest first.
@@ -114,7 +120,13 @@ impl CsaKeys {
 fn derive_key(secret: &str, salt: &[u8]) -> Result<aead::LessSafeKey, CsaError> {
     let mut key = [0u8; 32];
     let rounds = NonZeroU32::new(PBKDF2_ROUNDS).ok_or(CsaError::Crypto("zero rounds"))?;
-    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, rounds, salt, secret.as_bytes(), &mut key);
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        salt,
+        secret.as_bytes(),
+        &mut key,
+    );
     let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, &key)
         .map_err(|_| CsaError::Crypto("AES key setup failed"))?;
     Ok(aead::LessSafeKey::new(unbound))
@@ -182,7 +194,10 @@ mod tests {
         let sealed = seal("s3cret", b"private bytes").unwrap();
         assert_eq!(open("s3cret", &sealed).unwrap(), b"private bytes");
         assert!(matches!(open("other", &sealed), Err(CsaError::WrongSecret)));
-        assert!(matches!(open("s3cret", &sealed[..10]), Err(CsaError::Malformed(_))));
+        assert!(matches!(
+            open("s3cret", &sealed[..10]),
+            Err(CsaError::Malformed(_))
+        ));
         assert!(matches!(open("s3cret", &[]), Err(CsaError::Malformed(_))));
     }
 
@@ -204,7 +219,9 @@ mod tests {
         assert_eq!(again.active().public_key, first.public_key);
         assert_eq!(again.all().len(), 1);
 
-        let wrong = CsaKeys::load_or_create(&store, "secret-2").await.unwrap_err();
+        let wrong = CsaKeys::load_or_create(&store, "secret-2")
+            .await
+            .unwrap_err();
         assert!(matches!(wrong, CsaError::WrongSecret), "{wrong}");
         let empty = CsaKeys::load_or_create(&store, "").await.unwrap_err();
         assert!(matches!(empty, CsaError::EmptySecret));
@@ -213,7 +230,9 @@ mod tests {
     #[tokio::test]
     async fn signatures_verify_with_the_public_key() {
         let store = Store::open(crate::store::SQLITE_MEMORY_URL).await.unwrap();
-        let keys = CsaKeys::load_or_create(&store, &throwaway_secret()).await.unwrap();
+        let keys = CsaKeys::load_or_create(&store, &throwaway_secret())
+            .await
+            .unwrap();
         let signature = keys.sign(b"hello");
         let public = hex::decode(keys.public_key_hex()).unwrap();
         signature::UnparsedPublicKey::new(&signature::ED25519, public)

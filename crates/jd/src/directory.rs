@@ -23,10 +23,22 @@ pub(crate) struct NodeSnapshot {
 
 impl NodeSnapshot {
     fn new(generation: i64, nodes: Vec<Node>) -> Self {
-        let by_id = nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
-        let by_public_key =
-            nodes.iter().enumerate().map(|(i, n)| (n.public_key.clone(), i)).collect();
-        NodeSnapshot { generation, nodes, by_id, by_public_key }
+        let by_id = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        let by_public_key = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.public_key.clone(), i))
+            .collect();
+        NodeSnapshot {
+            generation,
+            nodes,
+            by_id,
+            by_public_key,
+        }
     }
 
     pub(crate) fn by_id(&self, id: &str) -> Option<&Node> {
@@ -47,8 +59,14 @@ pub(crate) struct NodeDirectory {
 
 impl NodeDirectory {
     pub(crate) fn new() -> Self {
-        let empty = NodeSnapshot { generation: -1, ..Default::default() };
-        NodeDirectory { snapshot: RwLock::new(Arc::new(empty)), reload: Default::default() }
+        let empty = NodeSnapshot {
+            generation: -1,
+            ..Default::default()
+        };
+        NodeDirectory {
+            snapshot: RwLock::new(Arc::new(empty)),
+            reload: Default::default(),
+        }
     }
 
     fn cached(&self) -> Arc<NodeSnapshot> {

@@ -60,7 +60,10 @@ mod tests {
             (ApiError::InvalidArgument("a".into()), Code::InvalidArgument),
             (ApiError::NotFound("b".into()), Code::NotFound),
             (ApiError::AlreadyExists("c".into()), Code::AlreadyExists),
-            (ApiError::FailedPrecondition("d".into()), Code::FailedPrecondition),
+            (
+                ApiError::FailedPrecondition("d".into()),
+                Code::FailedPrecondition,
+            ),
         ];
         for (error, code) in cases {
             assert_eq!(Status::from(error).code(), code);

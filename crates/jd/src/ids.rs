@@ -2,7 +2,10 @@
 //! so a job id is never mistaken for the job's uuid.
 
 fn prefixed(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_ascii_lowercase())
+    format!(
+        "{prefix}_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    )
 }
 
 /// A new node id (`node_…`).
@@ -40,6 +43,9 @@ mod tests {
         assert_ne!(a, b);
         assert!(node_id().starts_with("node_"));
         assert!(proposal_id().starts_with("prop_"));
-        assert!(uuid::Uuid::parse_str(&a[4..]).is_err(), "must not look like a UUID");
+        assert!(
+            uuid::Uuid::parse_str(&a[4..]).is_err(),
+            "must not look like a UUID"
+        );
     }
 }

@@ -20,9 +20,10 @@ pub fn matches(labels: &[Label], selector: &Selector) -> bool {
         SelectorOp::Exist => label.is_some(),
         SelectorOp::NotExist => label.is_none(),
         SelectorOp::Eq | SelectorOp::NotEq | SelectorOp::In | SelectorOp::NotIn => {
-            let (Some(have), Some(want)) =
-                (label.and_then(|l| l.value.as_deref()), selector.value.as_deref())
-            else {
+            let (Some(have), Some(want)) = (
+                label.and_then(|l| l.value.as_deref()),
+                selector.value.as_deref(),
+            ) else {
                 return false;
             };
             match op {
@@ -40,7 +41,11 @@ mod tests {
     use super::*;
 
     fn sel(key: &str, op: SelectorOp, value: Option<&str>) -> Selector {
-        Selector { key: key.into(), op: op as i32, value: value.map(Into::into) }
+        Selector {
+            key: key.into(),
+            op: op as i32,
+            value: value.map(Into::into),
+        }
     }
 
     fn labels() -> Vec<Label> {
@@ -49,34 +54,77 @@ mod tests {
 
     #[test]
     fn equality_needs_key_and_value() {
-        assert!(matches(&labels(), &sel("env", SelectorOp::Eq, Some("prod"))));
-        assert!(!matches(&labels(), &sel("env", SelectorOp::Eq, Some("test"))));
-        assert!(matches(&labels(), &sel("env", SelectorOp::NotEq, Some("test"))));
-        assert!(!matches(&labels(), &sel("missing", SelectorOp::NotEq, Some("x"))));
-        assert!(!matches(&labels(), &sel("bootstrap", SelectorOp::NotEq, Some("x"))));
+        assert!(matches(
+            &labels(),
+            &sel("env", SelectorOp::Eq, Some("prod"))
+        ));
+        assert!(!matches(
+            &labels(),
+            &sel("env", SelectorOp::Eq, Some("test"))
+        ));
+        assert!(matches(
+            &labels(),
+            &sel("env", SelectorOp::NotEq, Some("test"))
+        ));
+        assert!(!matches(
+            &labels(),
+            &sel("missing", SelectorOp::NotEq, Some("x"))
+        ));
+        assert!(!matches(
+            &labels(),
+            &sel("bootstrap", SelectorOp::NotEq, Some("x"))
+        ));
         assert!(!matches(&labels(), &sel("env", SelectorOp::Eq, None)));
     }
 
     #[test]
     fn in_lists_are_trimmed() {
-        assert!(matches(&labels(), &sel("env", SelectorOp::In, Some("test, prod "))));
-        assert!(!matches(&labels(), &sel("env", SelectorOp::In, Some("test,dev"))));
-        assert!(matches(&labels(), &sel("env", SelectorOp::NotIn, Some("test, dev"))));
-        assert!(!matches(&labels(), &sel("env", SelectorOp::NotIn, Some("prod"))));
-        assert!(!matches(&labels(), &sel("missing", SelectorOp::NotIn, Some("prod"))));
+        assert!(matches(
+            &labels(),
+            &sel("env", SelectorOp::In, Some("test, prod "))
+        ));
+        assert!(!matches(
+            &labels(),
+            &sel("env", SelectorOp::In, Some("test,dev"))
+        ));
+        assert!(matches(
+            &labels(),
+            &sel("env", SelectorOp::NotIn, Some("test, dev"))
+        ));
+        assert!(!matches(
+            &labels(),
+            &sel("env", SelectorOp::NotIn, Some("prod"))
+        ));
+        assert!(!matches(
+            &labels(),
+            &sel("missing", SelectorOp::NotIn, Some("prod"))
+        ));
     }
 
     #[test]
     fn existence_ignores_values() {
-        assert!(matches(&labels(), &sel("bootstrap", SelectorOp::Exist, None)));
-        assert!(matches(&labels(), &sel("env", SelectorOp::Exist, Some("ignored"))));
-        assert!(matches(&labels(), &sel("missing", SelectorOp::NotExist, None)));
+        assert!(matches(
+            &labels(),
+            &sel("bootstrap", SelectorOp::Exist, None)
+        ));
+        assert!(matches(
+            &labels(),
+            &sel("env", SelectorOp::Exist, Some("ignored"))
+        ));
+        assert!(matches(
+            &labels(),
+            &sel("missing", SelectorOp::NotExist, None)
+        ));
         assert!(!matches(&labels(), &sel("env", SelectorOp::NotExist, None)));
     }
 
     #[test]
     fn unknown_op_matches_nothing() {
-        let selector = Selector { key: "env".into(), op: 42, value: Some("prod".into()) };
+        let selector = Selector {
+            key: "env".into(),
+            op: 42,
+            value: Some("prod".into()),
+        };
         assert!(!matches(&labels(), &selector));
         assert!(matches_all(&labels(), &[]));
     }

@@ -11,8 +11,8 @@ use offchain_proto::{FILE_DESCRIPTOR_SET, SERVICE_NAMES};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 
@@ -119,14 +119,22 @@ pub async fn serve(
     listen: SocketAddr,
     auth: Option<TokenHashes>,
 ) -> Result<RunningServer, ServerError> {
-    let listener =
-        TcpListener::bind(listen).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
-    let local_addr =
-        listener.local_addr().map_err(|source| ServerError::Bind { addr: listen, source })?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: listen,
+        source,
+    })?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in SERVICE_NAMES.iter().chain(&[""]) {
-        health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+        health
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
     }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -165,7 +173,12 @@ pub async fn serve(
         let _ = stopped.await;
     }));
     tracing::info!(%local_addr, csa_public_key = %jd.csa_keys().public_key_hex(), "JD listening");
-    Ok(RunningServer { local_addr, jd, stop: Some(stop), task: Some(task) })
+    Ok(RunningServer {
+        local_addr,
+        jd,
+        stop: Some(stop),
+        task: Some(task),
+    })
 }
 
 #[derive(Debug, Clone)]

@@ -17,10 +17,12 @@ pub enum SpecError {
 
 /// Returns the spec's `externalJobID` in canonical lower-case hyphenated form.
 pub fn external_job_id(spec: &str) -> Result<String, SpecError> {
-    let table: toml::Table = spec.parse().map_err(|e: toml::de::Error| {
-        SpecError::Toml(e.message().to_string())
-    })?;
-    let value = table.get("externalJobID").ok_or(SpecError::MissingExternalJobId)?;
+    let table: toml::Table = spec
+        .parse()
+        .map_err(|e: toml::de::Error| SpecError::Toml(e.message().to_string()))?;
+    let value = table
+        .get("externalJobID")
+        .ok_or(SpecError::MissingExternalJobId)?;
     let text = value
         .as_str()
         .ok_or_else(|| SpecError::BadExternalJobId(value.to_string()))?;
@@ -36,13 +38,22 @@ mod tests {
     #[test]
     fn reads_the_external_job_id() {
         let spec = "type = \"webhook\"\nexternalJobID = \"0B5B2C2E-6E5A-4F0C-9C55-8B7E1F7B3A11\"\n";
-        assert_eq!(external_job_id(spec).unwrap(), "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11");
+        assert_eq!(
+            external_job_id(spec).unwrap(),
+            "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11"
+        );
     }
 
     #[test]
     fn refuses_bad_specs() {
-        assert!(matches!(external_job_id("type = "), Err(SpecError::Toml(_))));
-        assert_eq!(external_job_id("type = \"cron\""), Err(SpecError::MissingExternalJobId));
+        assert!(matches!(
+            external_job_id("type = "),
+            Err(SpecError::Toml(_))
+        ));
+        assert_eq!(
+            external_job_id("type = \"cron\""),
+            Err(SpecError::MissingExternalJobId)
+        );
         assert!(matches!(
             external_job_id("externalJobID = 5"),
             Err(SpecError::BadExternalJobId(_))

@@ -1,1 +1,81 @@
-//! placeholder
+//! The client library for the Job Distributor (JD): what deployment scripts use to register
+//! nodes, select them by labels and propose job specs to them.
+//!
+//! - [`Client`]: the JD's 18 operator RPCs (job, node and CSA services) as one object-safe
+//!   async trait, used as `Arc<dyn Client>`.
+//! - [`Provider`]: where a client comes from. [`RemoteProvider`] connects to a running JD;
+//!   [`MemoryProvider`] (feature `memory`) runs the JD's own services in memory for unit
+//!   tests; [`EmbeddedProvider`] (feature `embedded`) starts a real JD server in the process
+//!   for integration tests.
+//! - [`DryRunClient`]: reads for real, only pretends to write.
+//! - [`helpers`]: proposing one spec to every node matching a selector, the JD's public key.
+//! - [`selector`]: kubectl-style selector strings (`env=prod,type!=bootstrap`).
+//!
+//! # Feature flags
+//! - `memory`: [`MemoryProvider`] (pulls in the JD crate and SQLite).
+//! - `embedded`: [`EmbeddedProvider`] (implies `memory`).
+//!
+//! # Example
+//!
+//! ```
+//! use offchain::proto::label::Label;
+//! use offchain::proto::node::RegisterNodeRequest;
+//! use offchain::{helpers, selector, EmbeddedProvider, Provider};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let provider = EmbeddedProvider::new(); // or RemoteProvider / MemoryProvider
+//! let client = provider.initialize().await?;
+//!
+//! for (i, env) in ["prod", "prod", "test"].iter().enumerate() {
+//!     client
+//!         .register_node(RegisterNodeRequest {
+//!             name: format!("node-{i}"),
+//!             public_key: format!("{i:064x}"),
+//!             labels: vec![Label::new("env", *env)],
+//!         })
+//!         .await?;
+//! }
+//!
+//! let spec = r#"
+//! type = "webhook"
+//! schemaVersion = 1
+//! externalJobID = "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11"
+//! "#;
+//! let selectors = selector::parse_selectors("env=prod")?;
+//! let outcomes = helpers::propose_to_matching(client.as_ref(), spec, &[], selectors).await?;
+//! assert_eq!(outcomes.len(), 2);
+//! assert!(outcomes.iter().all(|o| o.result.is_ok()));
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+mod client;
+pub mod dry_run;
+pub mod helpers;
+pub mod provider;
+pub mod selector;
+
+pub use auth::{StaticToken, TokenSource};
+pub use client::{Client, ClientResult};
+pub use dry_run::DryRunClient;
+#[cfg(feature = "memory")]
+pub use provider::MemoryProvider;
+#[cfg(feature = "embedded")]
+pub use provider::{EmbeddedConfig, EmbeddedProvider};
+pub use provider::{Provider, ProviderError, RemoteConfig, RemoteProvider};
+
+/// The generated protobuf types of the operator API.
+pub use offchain_proto as proto;
+
+/// Installs aws-lc-rs as the process's rustls crypto provider, once.
+///
+/// rustls panics when both of its providers are compiled in and none is chosen; the
+/// library and the binary call this before any TLS is set up. Calling it again is harmless.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means some provider is installed already, which is just as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}

@@ -59,12 +59,18 @@ pub const SERVICE_NAMES: [&str; 3] = [
 impl label::Label {
     /// A label with a value (`key=value`).
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { key: key.into(), value: Some(value.into()) }
+        Self {
+            key: key.into(),
+            value: Some(value.into()),
+        }
     }
 
     /// A label without a value (a flag).
     pub fn flag(key: impl Into<String>) -> Self {
-        Self { key: key.into(), value: None }
+        Self {
+            key: key.into(),
+            value: None,
+        }
     }
 }
 

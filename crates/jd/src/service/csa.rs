@@ -14,13 +14,17 @@ impl CsaService for JobDistributor {
         &self,
         _request: Request<GetKeypairRequest>,
     ) -> Result<Response<GetKeypairResponse>, Status> {
-        Ok(Response::new(GetKeypairResponse { keypair: Some(self.inner.csa.active()) }))
+        Ok(Response::new(GetKeypairResponse {
+            keypair: Some(self.inner.csa.active()),
+        }))
     }
 
     async fn list_keypairs(
         &self,
         _request: Request<ListKeypairsRequest>,
     ) -> Result<Response<ListKeypairsResponse>, Status> {
-        Ok(Response::new(ListKeypairsResponse { keypairs: self.inner.csa.all().to_vec() }))
+        Ok(Response::new(ListKeypairsResponse {
+            keypairs: self.inner.csa.all().to_vec(),
+        }))
     }
 }

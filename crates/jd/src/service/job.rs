@@ -6,7 +6,7 @@ use offchain_proto::job::job_service_server::JobService;
 use offchain_proto::job::*;
 use tonic::{Request, Response, Status};
 
-use super::{required, validate_labels, JobDistributor};
+use super::{JobDistributor, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
 use crate::selector::matches_all;
@@ -45,10 +45,12 @@ job_ref_from!(
 fn outcome_error(node_id: &str, outcome: ProposalOutcome) -> Result<Proposal, ApiError> {
     match outcome {
         ProposalOutcome::Proposed(proposal) => Ok(proposal),
-        ProposalOutcome::UnknownNode => Err(ApiError::NotFound(format!("node {node_id} not found"))),
-        ProposalOutcome::DisabledNode => {
-            Err(ApiError::FailedPrecondition(format!("node {node_id} is disabled")))
+        ProposalOutcome::UnknownNode => {
+            Err(ApiError::NotFound(format!("node {node_id} not found")))
         }
+        ProposalOutcome::DisabledNode => Err(ApiError::FailedPrecondition(format!(
+            "node {node_id} is disabled"
+        ))),
     }
 }
 
@@ -64,7 +66,10 @@ impl JobDistributor {
             Some(JobRef::Uuid(uuid)) => {
                 let uuid = required(&uuid, "uuid")?.trim().to_ascii_lowercase();
                 let uuids = [uuid.clone()];
-                let filter = JobFilter { uuids: &uuids, ..Default::default() };
+                let filter = JobFilter {
+                    uuids: &uuids,
+                    ..Default::default()
+                };
                 let mut jobs = self.inner.store.list_jobs(&filter).await?;
                 match jobs.len() {
                     0 => Err(ApiError::NotFound(format!("no job with uuid {uuid}"))),
@@ -79,7 +84,11 @@ impl JobDistributor {
 
     async fn job_by_ref(&self, reference: Option<JobRef>) -> ApiResult<Job> {
         let id = self.job_id_of(reference, "must provide id").await?;
-        self.inner.store.job(&id).await?.ok_or_else(|| not_found(&id))
+        self.inner
+            .store
+            .job(&id)
+            .await?
+            .ok_or_else(|| not_found(&id))
     }
 
     async fn propose(
@@ -91,7 +100,13 @@ impl JobDistributor {
         let uuid = external_job_id(spec)
             .map_err(|e| ApiError::InvalidArgument(format!("invalid spec: {e}")))?;
         validate_labels(labels)?;
-        let new = NewProposals { uuid: &uuid, spec, labels, node_ids, now: now_micros() };
+        let new = NewProposals {
+            uuid: &uuid,
+            spec,
+            labels,
+            node_ids,
+            now: now_micros(),
+        };
         Ok(self.inner.store.propose(new).await?)
     }
 
@@ -100,27 +115,38 @@ impl JobDistributor {
         request: BatchProposeJobRequest,
     ) -> ApiResult<BatchProposeJobResponse> {
         if request.node_ids.is_empty() {
-            return Err(ApiError::InvalidArgument("node_ids must not be empty".into()));
+            return Err(ApiError::InvalidArgument(
+                "node_ids must not be empty".into(),
+            ));
         }
         let mut response = BatchProposeJobResponse::default();
         let mut seen = HashSet::with_capacity(request.node_ids.len());
         let mut node_ids = Vec::with_capacity(request.node_ids.len());
         for id in request.node_ids {
             if id.trim().is_empty() {
-                let failure = ProposeJobFailure { error_message: "node id must not be empty".into() };
+                let failure = ProposeJobFailure {
+                    error_message: "node id must not be empty".into(),
+                };
                 response.failed_responses.insert(id, failure);
             } else if seen.insert(id.clone()) {
                 node_ids.push(id);
             }
         }
-        for (node_id, outcome) in self.propose(&request.spec, &request.labels, &node_ids).await? {
+        for (node_id, outcome) in self
+            .propose(&request.spec, &request.labels, &node_ids)
+            .await?
+        {
             match outcome_error(&node_id, outcome) {
                 Ok(proposal) => {
-                    let success = ProposeJobResponse { proposal: Some(proposal) };
+                    let success = ProposeJobResponse {
+                        proposal: Some(proposal),
+                    };
                     response.success_responses.insert(node_id, success);
                 }
                 Err(error) => {
-                    let failure = ProposeJobFailure { error_message: error.to_string() };
+                    let failure = ProposeJobFailure {
+                        error_message: error.to_string(),
+                    };
                     response.failed_responses.insert(node_id, failure);
                 }
             }
@@ -130,7 +156,11 @@ impl JobDistributor {
 
     async fn list_jobs_impl(&self, request: ListJobsRequest) -> ApiResult<Vec<Job>> {
         let filter = request.filter.unwrap_or_default();
-        let uuids: Vec<String> = filter.uuids.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
+        let uuids: Vec<String> = filter
+            .uuids
+            .iter()
+            .map(|u| u.trim().to_ascii_lowercase())
+            .collect();
         let store_filter = JobFilter {
             ids: &filter.ids,
             node_ids: &filter.node_ids,
@@ -143,7 +173,9 @@ impl JobDistributor {
     }
 
     async fn revoke_impl(&self, request: RevokeJobRequest) -> ApiResult<Proposal> {
-        let id = self.job_id_of(request.id_oneof.map(Into::into), "job id must be provided").await?;
+        let id = self
+            .job_id_of(request.id_oneof.map(Into::into), "job id must be provided")
+            .await?;
         match self.inner.store.revoke_latest(&id, now_micros()).await? {
             RevokeOutcome::Revoked(proposal) => {
                 tracing::info!(job_id = %id, proposal_id = %proposal.id, "revoked proposal");
@@ -168,7 +200,9 @@ impl JobService for JobDistributor {
         &self,
         request: Request<GetJobRequest>,
     ) -> Result<Response<GetJobResponse>, Status> {
-        let job = self.job_by_ref(request.into_inner().id_oneof.map(Into::into)).await?;
+        let job = self
+            .job_by_ref(request.into_inner().id_oneof.map(Into::into))
+            .await?;
         Ok(Response::new(GetJobResponse { job: Some(job) }))
     }
 
@@ -185,7 +219,9 @@ impl JobService for JobDistributor {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("proposal {id} not found")))?;
-        Ok(Response::new(GetProposalResponse { proposal: Some(proposal) }))
+        Ok(Response::new(GetProposalResponse {
+            proposal: Some(proposal),
+        }))
     }
 
     async fn list_jobs(
@@ -216,20 +252,26 @@ impl JobService for JobDistributor {
     ) -> Result<Response<ProposeJobResponse>, Status> {
         let request = request.into_inner();
         let node_id = required(&request.node_id, "node_id")?.to_string();
-        let mut outcomes = self.propose(&request.spec, &request.labels, &[node_id.clone()]).await?;
+        let mut outcomes = self
+            .propose(&request.spec, &request.labels, &[node_id.clone()])
+            .await?;
         let (_, outcome) = outcomes
             .pop()
             .ok_or_else(|| ApiError::NotFound(format!("node {node_id} not found")))?;
         let proposal = outcome_error(&node_id, outcome)?;
         tracing::info!(%node_id, job_id = %proposal.job_id, revision = proposal.revision, "proposed job");
-        Ok(Response::new(ProposeJobResponse { proposal: Some(proposal) }))
+        Ok(Response::new(ProposeJobResponse {
+            proposal: Some(proposal),
+        }))
     }
 
     async fn batch_propose_job(
         &self,
         request: Request<BatchProposeJobRequest>,
     ) -> Result<Response<BatchProposeJobResponse>, Status> {
-        Ok(Response::new(self.batch_propose_impl(request.into_inner()).await?))
+        Ok(Response::new(
+            self.batch_propose_impl(request.into_inner()).await?,
+        ))
     }
 
     async fn revoke_job(
@@ -237,14 +279,21 @@ impl JobService for JobDistributor {
         request: Request<RevokeJobRequest>,
     ) -> Result<Response<RevokeJobResponse>, Status> {
         let proposal = self.revoke_impl(request.into_inner()).await?;
-        Ok(Response::new(RevokeJobResponse { proposal: Some(proposal) }))
+        Ok(Response::new(RevokeJobResponse {
+            proposal: Some(proposal),
+        }))
     }
 
     async fn delete_job(
         &self,
         request: Request<DeleteJobRequest>,
     ) -> Result<Response<DeleteJobResponse>, Status> {
-        let id = self.job_id_of(request.into_inner().id_oneof.map(Into::into), "must provide id").await?;
+        let id = self
+            .job_id_of(
+                request.into_inner().id_oneof.map(Into::into),
+                "must provide id",
+            )
+            .await?;
         let job = self
             .inner
             .store
@@ -262,7 +311,9 @@ impl JobService for JobDistributor {
     ) -> Result<Response<UpdateJobResponse>, Status> {
         let request = request.into_inner();
         validate_labels(&request.labels)?;
-        let id = self.job_id_of(request.id_oneof.map(Into::into), "must provide id").await?;
+        let id = self
+            .job_id_of(request.id_oneof.map(Into::into), "must provide id")
+            .await?;
         let labels = Some(request.labels.as_slice()).filter(|l| !l.is_empty());
         let job = self
             .inner

@@ -51,12 +51,22 @@ impl JobDistributor {
 
     /// A JD with a private in-memory SQLite database and a throw-away CSA secret.
     pub async fn in_memory() -> Result<Self, OpenError> {
-        Self::open(crate::store::SQLITE_MEMORY_URL, &crate::csa::throwaway_secret()).await
+        Self::open(
+            crate::store::SQLITE_MEMORY_URL,
+            &crate::csa::throwaway_secret(),
+        )
+        .await
     }
 
     /// Assembles a JD from an opened store and its keys.
     pub fn from_parts(store: Store, csa: CsaKeys) -> Self {
-        JobDistributor { inner: Arc::new(Inner { store, nodes: NodeDirectory::new(), csa }) }
+        JobDistributor {
+            inner: Arc::new(Inner {
+                store,
+                nodes: NodeDirectory::new(),
+                csa,
+            }),
+        }
     }
 
     /// The database.
@@ -73,7 +83,10 @@ impl JobDistributor {
 /// Refuses labels without a key: they could never be selected.
 fn validate_labels(labels: &[Label]) -> ApiResult<()> {
     match labels.iter().position(|l| l.key.trim().is_empty()) {
-        Some(i) => Err(ApiError::InvalidArgument(format!("label {} has an empty key", i + 1))),
+        Some(i) => Err(ApiError::InvalidArgument(format!(
+            "label {} has an empty key",
+            i + 1
+        ))),
         None => Ok(()),
     }
 }
@@ -81,7 +94,9 @@ fn validate_labels(labels: &[Label]) -> ApiResult<()> {
 /// Fails with `INVALID_ARGUMENT "<what> must be provided"` when `value` is empty.
 fn required<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
     if value.trim().is_empty() {
-        Err(ApiError::InvalidArgument(format!("{what} must be provided")))
+        Err(ApiError::InvalidArgument(format!(
+            "{what} must be provided"
+        )))
     } else {
         Ok(value)
     }

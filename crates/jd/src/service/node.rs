@@ -7,7 +7,7 @@ use offchain_proto::node::*;
 use offchain_proto::timestamp_from_micros;
 use tonic::{Request, Response, Status};
 
-use super::{required, validate_labels, JobDistributor};
+use super::{JobDistributor, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{node_id, now_micros};
 use crate::selector::matches_all;
@@ -53,13 +53,21 @@ impl JobDistributor {
             updated_at: now,
             ..Default::default()
         };
-        self.inner.store.insert_node(&node).await.map_err(duplicate_key(&public_key))?;
+        self.inner
+            .store
+            .insert_node(&node)
+            .await
+            .map_err(duplicate_key(&public_key))?;
         tracing::info!(node_id = %node.id, name = %node.name, "registered node");
         Ok(node)
     }
 
     async fn get_node_impl(&self, request: GetNodeRequest) -> ApiResult<Node> {
-        let key = request.public_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let key = request
+            .public_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
         let id = request.id.trim();
         let nodes = self.inner.nodes.current(&self.inner.store).await?;
         let found = match (id.is_empty(), key) {
@@ -69,7 +77,9 @@ impl JobDistributor {
                 ));
             }
             (true, None) => {
-                return Err(ApiError::InvalidArgument("id or public_key must be provided".into()));
+                return Err(ApiError::InvalidArgument(
+                    "id or public_key must be provided".into(),
+                ));
             }
             (false, None) => nodes.by_id(id),
             (true, Some(key)) => nodes.by_public_key(&key.to_ascii_lowercase()),
@@ -99,13 +109,20 @@ impl JobDistributor {
         };
         let name = Some(request.name.trim().to_string()).filter(|n| !n.is_empty());
         let labels = Some(request.labels).filter(|l| !l.is_empty());
-        let changes = NodeChanges { name, public_key, labels, is_enabled: None };
+        let changes = NodeChanges {
+            name,
+            public_key,
+            labels,
+            is_enabled: None,
+        };
         self.change_node(&request.id, changes).await
     }
 
     async fn list_nodes_impl(&self, request: ListNodesRequest) -> ApiResult<ListNodesResponse> {
         if request.page_size < 0 || request.page < 0 {
-            return Err(ApiError::InvalidArgument("page and page_size must not be negative".into()));
+            return Err(ApiError::InvalidArgument(
+                "page and page_size must not be negative".into(),
+            ));
         }
         let filter = request.filter.unwrap_or_default();
         let enabled = match EnableState::try_from(filter.enabled) {
@@ -120,8 +137,11 @@ impl JobDistributor {
             }
         };
         let ids: HashSet<&str> = filter.ids.iter().map(String::as_str).collect();
-        let keys: HashSet<String> =
-            filter.public_keys.iter().map(|k| k.trim().to_ascii_lowercase()).collect();
+        let keys: HashSet<String> = filter
+            .public_keys
+            .iter()
+            .map(|k| k.trim().to_ascii_lowercase())
+            .collect();
         let snapshot = self.inner.nodes.current(&self.inner.store).await?;
         let matching = snapshot.nodes.iter().filter(|node| {
             (ids.is_empty() || ids.contains(node.id.as_str()))
@@ -144,7 +164,10 @@ impl JobDistributor {
             }
             total += 1;
         }
-        Ok(ListNodesResponse { nodes, total_count: i32::try_from(total).unwrap_or(i32::MAX) })
+        Ok(ListNodesResponse {
+            nodes,
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
     }
 }
 
@@ -154,7 +177,10 @@ impl NodeService for JobDistributor {
         &self,
         request: Request<DisableNodeRequest>,
     ) -> Result<Response<DisableNodeResponse>, Status> {
-        let changes = NodeChanges { is_enabled: Some(false), ..Default::default() };
+        let changes = NodeChanges {
+            is_enabled: Some(false),
+            ..Default::default()
+        };
         let node = self.change_node(&request.into_inner().id, changes).await?;
         Ok(Response::new(DisableNodeResponse { node: Some(node) }))
     }
@@ -163,7 +189,10 @@ impl NodeService for JobDistributor {
         &self,
         request: Request<EnableNodeRequest>,
     ) -> Result<Response<EnableNodeResponse>, Status> {
-        let changes = NodeChanges { is_enabled: Some(true), ..Default::default() };
+        let changes = NodeChanges {
+            is_enabled: Some(true),
+            ..Default::default()
+        };
         let node = self.change_node(&request.into_inner().id, changes).await?;
         Ok(Response::new(EnableNodeResponse { node: Some(node) }))
     }
@@ -180,7 +209,9 @@ impl NodeService for JobDistributor {
         &self,
         request: Request<ListNodesRequest>,
     ) -> Result<Response<ListNodesResponse>, Status> {
-        Ok(Response::new(self.list_nodes_impl(request.into_inner()).await?))
+        Ok(Response::new(
+            self.list_nodes_impl(request.into_inner()).await?,
+        ))
     }
 
     async fn list_node_chain_configs(
@@ -188,9 +219,15 @@ impl NodeService for JobDistributor {
         request: Request<ListNodeChainConfigsRequest>,
     ) -> Result<Response<ListNodeChainConfigsResponse>, Status> {
         let node_ids = request.into_inner().filter.unwrap_or_default().node_ids;
-        let chain_configs =
-            self.inner.store.chain_configs(&node_ids).await.map_err(ApiError::from)?;
-        Ok(Response::new(ListNodeChainConfigsResponse { chain_configs }))
+        let chain_configs = self
+            .inner
+            .store
+            .chain_configs(&node_ids)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(ListNodeChainConfigsResponse {
+            chain_configs,
+        }))
     }
 
     async fn register_node(

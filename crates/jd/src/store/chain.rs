@@ -4,7 +4,7 @@ use offchain_proto::node::ChainConfig;
 use prost::Message;
 use sqlx::Row;
 
-use super::{placeholders, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, placeholders};
 
 impl Store {
     /// Replaces everything node `node_id` reported with `configs`.
@@ -41,7 +41,10 @@ impl Store {
     pub async fn chain_configs(&self, node_ids: &[String]) -> StoreResult<Vec<ChainConfig>> {
         let mut sql = String::from("SELECT config FROM chain_configs");
         if !node_ids.is_empty() {
-            sql.push_str(&format!(" WHERE node_id IN ({})", placeholders(1, node_ids.len())));
+            sql.push_str(&format!(
+                " WHERE node_id IN ({})",
+                placeholders(1, node_ids.len())
+            ));
         }
         sql.push_str(" ORDER BY node_id, chain_type, chain_id");
         let mut query = sqlx::query(&sql);

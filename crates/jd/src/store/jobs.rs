@@ -12,7 +12,7 @@ use offchain_proto::timestamp_from_micros;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{labels, placeholders, Store, StoreResult, CHUNK};
+use super::{CHUNK, Store, StoreResult, labels, placeholders};
 
 const JOB_COLUMNS: &str =
     "id, uuid, node_id, labels, rollback_policy_id, created_at, updated_at, deleted_at";
@@ -131,7 +131,11 @@ impl Store {
             create_missing_jobs(&mut tx, &new, chunk).await?;
             let revisions = next_revisions(&mut tx, &new, chunk).await?;
             let proposals = insert_proposals(&mut tx, &new, &revisions).await?;
-            outcomes.extend(proposals.into_iter().map(|(node, p)| (node, ProposalOutcome::Proposed(p))));
+            outcomes.extend(
+                proposals
+                    .into_iter()
+                    .map(|(node, p)| (node, ProposalOutcome::Proposed(p))),
+            );
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -140,7 +144,11 @@ impl Store {
     /// One job by id (deleted or not), with its proposal ids.
     pub async fn job(&self, id: &str) -> StoreResult<Option<Job>> {
         let ids = [id.to_string()];
-        let filter = JobFilter { ids: &ids, include_deleted: true, ..Default::default() };
+        let filter = JobFilter {
+            ids: &ids,
+            include_deleted: true,
+            ..Default::default()
+        };
         Ok(self.list_jobs(&filter).await?.pop())
     }
 
@@ -158,7 +166,10 @@ impl Store {
             conditions.sql()
         );
         let rows = conditions.fetch(&sql, self).await?;
-        let mut jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<Job>>>()?;
+        let mut jobs = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<StoreResult<Vec<Job>>>()?;
         self.attach_proposal_ids(&mut jobs).await?;
         Ok(jobs)
     }
@@ -250,7 +261,10 @@ impl Store {
         }
         let sql = "SELECT p.status FROM jobs j JOIN proposals p \
                    ON p.job_id = j.id AND p.revision = j.latest_revision WHERE j.id = $1";
-        let current = sqlx::query(sql).bind(job_id).fetch_optional(&mut *tx).await?;
+        let current = sqlx::query(sql)
+            .bind(job_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.rollback().await?;
         Ok(match current {
             None => RevokeOutcome::NoJob,
@@ -320,7 +334,10 @@ async fn create_missing_jobs(
          VALUES {} ON CONFLICT (uuid, node_id) DO NOTHING",
         rows.join(", ")
     );
-    let mut query = sqlx::query(&sql).bind(new.uuid).bind(labels::encode(new.labels)).bind(new.now);
+    let mut query = sqlx::query(&sql)
+        .bind(new.uuid)
+        .bind(labels::encode(new.labels))
+        .bind(new.now);
     for node_id in node_ids {
         query = query.bind(crate::ids::job_id()).bind(node_id);
     }
@@ -359,7 +376,14 @@ async fn insert_proposals(
     }
     // $1 spec, $2 now, $3 status, $4 delivery status; then (id, job_id, revision) per row.
     let rows: Vec<String> = (0..revisions.len())
-        .map(|i| format!("(${}, ${}, ${}, $3, $4, $1, $2, $2)", 5 + 3 * i, 6 + 3 * i, 7 + 3 * i))
+        .map(|i| {
+            format!(
+                "(${}, ${}, ${}, $3, $4, $1, $2, $2)",
+                5 + 3 * i,
+                6 + 3 * i,
+                7 + 3 * i
+            )
+        })
         .collect();
     let sql = format!(
         "INSERT INTO proposals (id, job_id, revision, status, delivery_status, spec, created_at, updated_at) \
@@ -406,7 +430,9 @@ fn job_from_row(row: &AnyRow) -> StoreResult<Job> {
         proposal_ids: Vec::new(),
         created_at: Some(timestamp_from_micros(row.try_get("created_at")?)),
         updated_at: Some(timestamp_from_micros(row.try_get("updated_at")?)),
-        deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(timestamp_from_micros),
+        deleted_at: row
+            .try_get::<Option<i64>, _>("deleted_at")?
+            .map(timestamp_from_micros),
         labels: labels::decode(&row.try_get::<String, _>("labels")?)?,
         rollback_policy_id: row.try_get("rollback_policy_id")?,
     })
@@ -414,7 +440,9 @@ fn job_from_row(row: &AnyRow) -> StoreResult<Job> {
 
 fn proposal_from_row(row: &AnyRow) -> StoreResult<Proposal> {
     let optional_time = |column: &str| -> StoreResult<_> {
-        Ok(row.try_get::<Option<i64>, _>(column)?.map(timestamp_from_micros))
+        Ok(row
+            .try_get::<Option<i64>, _>(column)?
+            .map(timestamp_from_micros))
     };
     Ok(Proposal {
         id: row.try_get("id")?,

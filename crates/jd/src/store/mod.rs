@@ -18,8 +18,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use csa::StoredKeypair;
-pub use nodes::NodeChanges;
 pub use jobs::{JobFilter, NewProposals, ProposalOutcome, RevokeOutcome};
+pub use nodes::NodeChanges;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,8 +105,16 @@ impl Store {
 
     async fn migrate(&self) -> StoreResult<()> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -145,7 +153,10 @@ async fn open_sqlite(url: &str) -> StoreResult<AnyPool> {
                 Ok(())
             })
         });
-    pool_options.connect_with(options).await.map_err(StoreError::Connect)
+    pool_options
+        .connect_with(options)
+        .await
+        .map_err(StoreError::Connect)
 }
 
 async fn open_postgres(url: &str) -> StoreResult<AnyPool> {

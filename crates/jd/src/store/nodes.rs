@@ -6,7 +6,7 @@ use offchain_proto::timestamp_from_micros;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{labels, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, labels};
 
 const NODE_COLUMNS: &str = "id, name, public_key, is_enabled, labels, workflow_key, \
      nop_friendly_name, version, p2p_key_bundles, created_at, updated_at";
@@ -43,7 +43,10 @@ impl Store {
     /// One node by id.
     pub async fn node(&self, id: &str) -> StoreResult<Option<Node>> {
         let sql = format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(node_from_row).transpose()
     }
 
@@ -113,19 +116,29 @@ async fn bump_generation(tx: &mut Transaction<'static, Any>) -> StoreResult<()> 
 }
 
 fn micros(ts: &Option<offchain_proto::Timestamp>) -> i64 {
-    ts.as_ref().map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000).unwrap_or(0)
+    ts.as_ref()
+        .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000)
+        .unwrap_or(0)
 }
 
 fn encode_bundles(bundles: &[P2pKeyBundle]) -> String {
-    let pairs: Vec<(&str, &str)> =
-        bundles.iter().map(|b| (b.peer_id.as_str(), b.public_key.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = bundles
+        .iter()
+        .map(|b| (b.peer_id.as_str(), b.public_key.as_str()))
+        .collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
 fn decode_bundles(text: &str) -> StoreResult<Vec<P2pKeyBundle>> {
     let pairs: Vec<(String, String)> = serde_json::from_str(text)
         .map_err(|e| StoreError::Corrupt(format!("p2p key bundles {text:?}: {e}")))?;
-    Ok(pairs.into_iter().map(|(peer_id, public_key)| P2pKeyBundle { peer_id, public_key }).collect())
+    Ok(pairs
+        .into_iter()
+        .map(|(peer_id, public_key)| P2pKeyBundle {
+            peer_id,
+            public_key,
+        })
+        .collect())
 }
 
 fn node_from_row(row: &AnyRow) -> StoreResult<Node> {

@@ -1,0 +1,99 @@
+//! Operations deployment scripts need that span several RPCs.
+
+use offchain_proto::csa::GetKeypairRequest;
+use offchain_proto::job::{BatchProposeJobRequest, Proposal};
+use offchain_proto::label::{Label, Selector};
+use offchain_proto::node::{EnableState, ListNodesRequest, Node, list_nodes_request};
+use tonic::Status;
+
+use crate::client::{Client, ClientResult};
+
+/// How many nodes one `BatchProposeJob` call carries in [`propose_to_nodes`].
+pub const PROPOSE_BATCH: usize = 100;
+
+/// What proposing a spec did on one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeOutcome {
+    /// The node.
+    pub node_id: String,
+    /// The stored proposal, or the JD's reason for refusing this node.
+    pub result: Result<Proposal, String>,
+}
+
+/// The JD's active CSA public key (hex).
+pub async fn jd_public_key(client: &dyn Client) -> ClientResult<String> {
+    let response = client.get_keypair(GetKeypairRequest {}).await?;
+    response
+        .keypair
+        .map(|k| k.public_key)
+        .ok_or_else(|| Status::internal("the JD answered GetKeypair without a keypair"))
+}
+
+/// Every enabled node matching all `selectors`, in the JD's order.
+pub async fn enabled_nodes_matching(
+    client: &dyn Client,
+    selectors: Vec<Selector>,
+) -> ClientResult<Vec<Node>> {
+    let filter = list_nodes_request::Filter {
+        enabled: EnableState::Enabled as i32,
+        selectors,
+        ..Default::default()
+    };
+    let request = ListNodesRequest {
+        filter: Some(filter),
+        page_size: 0,
+        page: 0,
+    };
+    Ok(client.list_nodes(request).await?.nodes)
+}
+
+/// Proposes `spec` to each of `node_ids`, [`PROPOSE_BATCH`] nodes per call, reporting
+/// `(done, total)` to `progress` after each call. One node's failure never stops the others;
+/// an error for the whole call (bad spec, JD unreachable) is returned as is.
+pub async fn propose_to_nodes(
+    client: &dyn Client,
+    spec: &str,
+    labels: &[Label],
+    node_ids: &[String],
+    mut progress: impl FnMut(usize, usize) + Send,
+) -> ClientResult<Vec<NodeOutcome>> {
+    let mut outcomes = Vec::with_capacity(node_ids.len());
+    for chunk in node_ids.chunks(PROPOSE_BATCH) {
+        let request = BatchProposeJobRequest {
+            node_ids: chunk.to_vec(),
+            spec: spec.to_string(),
+            labels: labels.to_vec(),
+        };
+        let mut response = client.batch_propose_job(request).await?;
+        for node_id in chunk {
+            let result = if let Some(success) = response.success_responses.remove(node_id) {
+                success
+                    .proposal
+                    .ok_or_else(|| "the JD answered without a proposal".to_string())
+            } else if let Some(failure) = response.failed_responses.remove(node_id) {
+                Err(failure.error_message)
+            } else {
+                // Repeated ids are answered once.
+                continue;
+            };
+            outcomes.push(NodeOutcome {
+                node_id: node_id.clone(),
+                result,
+            });
+        }
+        progress(outcomes.len().min(node_ids.len()), node_ids.len());
+    }
+    Ok(outcomes)
+}
+
+/// Proposes `spec` to every enabled node matching `selectors`.
+pub async fn propose_to_matching(
+    client: &dyn Client,
+    spec: &str,
+    labels: &[Label],
+    selectors: Vec<Selector>,
+) -> ClientResult<Vec<NodeOutcome>> {
+    let nodes = enabled_nodes_matching(client, selectors).await?;
+    let ids: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
+    propose_to_nodes(client, spec, labels, &ids, |_, _| {}).await
+}
