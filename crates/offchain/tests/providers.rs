@@ -1,0 +1,229 @@
+//! The providers and wrappers of the client library against real JDs: TLS with a given CA,
+//! operator tokens, idempotent initialization, dry-run and the multi-RPC helpers.
+
+use std::sync::Arc;
+
+use offchain::dry_run::DRY_RUN_ID;
+use offchain::proto::csa::csa_service_server::CsaServiceServer;
+use offchain::proto::csa::GetKeypairRequest;
+use offchain::proto::job::{ListProposalsRequest, ProposeJobRequest, ProposalStatus};
+use offchain::proto::label::Label;
+use offchain::proto::node::{DisableNodeRequest, ListNodesRequest, RegisterNodeRequest};
+use offchain::{
+    helpers, selector, Client, DryRunClient, EmbeddedProvider, MemoryProvider, Provider,
+    ProviderError, RemoteConfig, RemoteProvider, StaticToken,
+};
+use offchain_jd::auth::{hash_token, TokenHashes};
+use offchain_jd::JobDistributor;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::Code;
+
+const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
+
+async fn register(client: &dyn Client, i: usize, env: &str) -> String {
+    let request = RegisterNodeRequest {
+        name: format!("node-{i}"),
+        public_key: format!("{i:064x}"),
+        labels: vec![Label::new("env", env)],
+    };
+    client.register_node(request).await.unwrap().node.unwrap().id
+}
+
+/// A CA and a `localhost` server certificate signed by it, as PEM.
+fn tls_material() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
+}
+
+#[tokio::test]
+async fn remote_provider_speaks_tls_with_a_given_ca() {
+    offchain::install_crypto_provider();
+    let (ca, cert, key) = tls_material();
+    let jd = JobDistributor::in_memory().await.unwrap();
+    let expected_key = jd.csa_keys().public_key_hex();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+    let server = Server::builder()
+        .tls_config(tls)
+        .unwrap()
+        .add_service(CsaServiceServer::new(jd))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    tokio::spawn(server);
+
+    let endpoint = format!("https://localhost:{port}");
+    let trusted = RemoteProvider::new(RemoteConfig::new(&endpoint).with_ca_pem(ca)).unwrap();
+    let client = trusted.initialize().await.unwrap();
+    assert_eq!(helpers::jd_public_key(client.as_ref()).await.unwrap(), expected_key);
+
+    // The same server is refused when its CA is not trusted (system roots only).
+    let untrusted = RemoteProvider::new(RemoteConfig::new(&endpoint)).unwrap();
+    let outcome = match untrusted.initialize().await {
+        Ok(client) => client.get_keypair(GetKeypairRequest {}).await.err().map(|s| s.to_string()),
+        Err(error) => Some(error.to_string()),
+    };
+    assert!(outcome.is_some(), "an untrusted certificate must not be accepted");
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_sent_on_every_call() {
+    let config = offchain_jd::server::ServerConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        database_url: offchain_jd::store::SQLITE_MEMORY_URL.into(),
+        csa_secret: "test secret".into(),
+        auth: Some(TokenHashes::from_list(&hash_token("right"), "test").unwrap()),
+    };
+    let server = offchain_jd::server::start(config).await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+
+    let with_token = |token: &str| {
+        RemoteConfig::new(&endpoint).with_token_source(Arc::new(StaticToken::new(token)))
+    };
+    let good = RemoteProvider::new(with_token("right")).unwrap().initialize().await.unwrap();
+    assert!(good.list_nodes(ListNodesRequest::default()).await.is_ok());
+    assert!(good.get_keypair(GetKeypairRequest {}).await.is_ok());
+
+    let bad = RemoteProvider::new(with_token("wrong")).unwrap().initialize().await.unwrap();
+    let status = bad.list_nodes(ListNodesRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    let none = RemoteProvider::new(RemoteConfig::new(&endpoint)).unwrap();
+    let status = none.initialize().await.unwrap().get_keypair(GetKeypairRequest {}).await;
+    assert_eq!(status.unwrap_err().code(), Code::Unauthenticated);
+
+    let broken = RemoteProvider::new(with_token("line\nbreak")).unwrap().initialize().await.unwrap();
+    let status = broken.get_keypair(GetKeypairRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn initialize_is_idempotent_and_client_absent_before_it() {
+    let memory = MemoryProvider::new();
+    assert!(memory.offchain_client().is_none());
+    let first = memory.initialize().await.unwrap();
+    let second = memory.initialize().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &second));
+    assert!(Arc::ptr_eq(&first, &memory.offchain_client().unwrap()));
+    assert_eq!(memory.name(), "in-memory JD");
+
+    let embedded = EmbeddedProvider::new();
+    assert!(embedded.offchain_client().is_none());
+    assert!(embedded.endpoint().is_none());
+    let first = embedded.initialize().await.unwrap();
+    let second = embedded.initialize().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &second));
+    assert!(embedded.name().starts_with("embedded JD at http://127.0.0.1:"));
+}
+
+#[tokio::test]
+async fn embedded_server_stops_when_the_provider_is_dropped() {
+    let embedded = EmbeddedProvider::new();
+    embedded.initialize().await.unwrap();
+    let endpoint = embedded.endpoint().unwrap();
+    drop(embedded);
+    // Give the graceful shutdown a moment, then expect a fresh connection to fail.
+    let mut refused = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let provider = RemoteProvider::new(RemoteConfig::new(&endpoint)).unwrap();
+        if let Err(ProviderError::Unreachable { .. }) = provider.initialize().await {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the embedded JD at {endpoint} still accepts connections");
+}
+
+#[tokio::test]
+async fn embedded_provider_reports_a_bad_database() {
+    let config = offchain::EmbeddedConfig {
+        database_url: "mysql://nowhere/x".into(),
+        ..Default::default()
+    };
+    let error = EmbeddedProvider::with_config(config).initialize().await.unwrap_err();
+    assert!(matches!(error, ProviderError::Start(_)), "{error}");
+    assert!(error.to_string().contains("unsupported database URL"), "{error}");
+}
+
+#[tokio::test]
+async fn dry_run_reads_for_real_and_never_writes() {
+    let provider = MemoryProvider::new();
+    let real = provider.initialize().await.unwrap();
+    let node_id = register(real.as_ref(), 1, "prod").await;
+    let dry = DryRunClient::new(real.clone());
+
+    // Reads pass through.
+    let listed = dry.list_nodes(ListNodesRequest::default()).await.unwrap();
+    assert_eq!(listed.total_count, 1);
+
+    // Writes are simulated and recorded.
+    let proposal = dry
+        .propose_job(ProposeJobRequest { node_id: node_id.clone(), spec: SPEC.into(), labels: vec![] })
+        .await
+        .unwrap()
+        .proposal
+        .unwrap();
+    assert_eq!(proposal.id, DRY_RUN_ID);
+    assert_eq!(proposal.status, ProposalStatus::Proposed as i32);
+    let disabled = dry.disable_node(DisableNodeRequest { id: node_id.clone() }).await.unwrap();
+    assert!(!disabled.node.unwrap().is_enabled);
+
+    let skipped = dry.skipped_writes();
+    assert_eq!(skipped.iter().map(|w| w.method).collect::<Vec<_>>(), ["ProposeJob", "DisableNode"]);
+    assert!(skipped[0].summary.contains(&node_id));
+
+    // Nothing reached the JD.
+    let proposals = real.list_proposals(ListProposalsRequest::default()).await.unwrap();
+    assert!(proposals.proposals.is_empty());
+    let node = real.list_nodes(ListNodesRequest::default()).await.unwrap().nodes.remove(0);
+    assert!(node.is_enabled);
+}
+
+#[tokio::test]
+async fn propose_helpers_report_each_node_and_progress() {
+    let provider = MemoryProvider::new();
+    let client = provider.initialize().await.unwrap();
+    let mut prod = Vec::new();
+    for i in 0..150 {
+        prod.push(register(client.as_ref(), i, "prod").await);
+    }
+    let test_node = register(client.as_ref(), 999, "test").await;
+    client.disable_node(DisableNodeRequest { id: prod[0].clone() }).await.unwrap();
+
+    // By selector: disabled and non-matching nodes are not targeted.
+    let selectors = selector::parse_selectors("env=prod").unwrap();
+    let outcomes = helpers::propose_to_matching(client.as_ref(), SPEC, &[], selectors).await.unwrap();
+    assert_eq!(outcomes.len(), 149);
+    assert!(outcomes.iter().all(|o| o.result.is_ok()));
+    assert!(!outcomes.iter().any(|o| o.node_id == test_node || o.node_id == prod[0]));
+
+    // By id, in batches with progress; bad nodes fail alone, in the order given.
+    let mut ids = vec!["node_missing".to_string(), prod[0].clone()];
+    ids.extend(prod[1..].iter().cloned());
+    let mut progress = Vec::new();
+    let outcomes = helpers::propose_to_nodes(client.as_ref(), SPEC, &[], &ids, |done, total| {
+        progress.push((done, total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(progress, [(100, 151), (151, 151)]);
+    assert_eq!(outcomes.len(), 151);
+    assert!(outcomes[0].result.as_ref().unwrap_err().contains("not found"));
+    assert!(outcomes[1].result.as_ref().unwrap_err().contains("disabled"));
+    assert_eq!(outcomes[2].result.as_ref().unwrap().revision, 2);
+
+    // A bad spec fails the whole call.
+    let status = helpers::propose_to_nodes(client.as_ref(), "nope", &[], &ids, |_, _| {})
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
