@@ -4,19 +4,19 @@
 use std::sync::Arc;
 
 use offchain::dry_run::DRY_RUN_ID;
-use offchain::proto::csa::csa_service_server::CsaServiceServer;
 use offchain::proto::csa::GetKeypairRequest;
-use offchain::proto::job::{ListProposalsRequest, ProposeJobRequest, ProposalStatus};
+use offchain::proto::csa::csa_service_server::CsaServiceServer;
+use offchain::proto::job::{ListProposalsRequest, ProposalStatus, ProposeJobRequest};
 use offchain::proto::label::Label;
 use offchain::proto::node::{DisableNodeRequest, ListNodesRequest, RegisterNodeRequest};
 use offchain::{
-    helpers, selector, Client, DryRunClient, EmbeddedProvider, MemoryProvider, Provider,
-    ProviderError, RemoteConfig, RemoteProvider, StaticToken,
+    Client, DryRunClient, EmbeddedProvider, MemoryProvider, Provider, ProviderError, RemoteConfig,
+    RemoteProvider, StaticToken, helpers, selector,
 };
-use offchain_jd::auth::{hash_token, TokenHashes};
 use offchain_jd::JobDistributor;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use offchain_jd::auth::{TokenHashes, hash_token};
 use tonic::Code;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
 
@@ -26,7 +26,13 @@ async fn register(client: &dyn Client, i: usize, env: &str) -> String {
         public_key: format!("{i:064x}"),
         labels: vec![Label::new("env", env)],
     };
-    client.register_node(request).await.unwrap().node.unwrap().id
+    client
+        .register_node(request)
+        .await
+        .unwrap()
+        .node
+        .unwrap()
+        .id
 }
 
 /// A CA and a `localhost` server certificate signed by it, as PEM.
@@ -62,15 +68,25 @@ async fn remote_provider_speaks_tls_with_a_given_ca() {
     let endpoint = format!("https://localhost:{port}");
     let trusted = RemoteProvider::new(RemoteConfig::new(&endpoint).with_ca_pem(ca)).unwrap();
     let client = trusted.initialize().await.unwrap();
-    assert_eq!(helpers::jd_public_key(client.as_ref()).await.unwrap(), expected_key);
+    assert_eq!(
+        helpers::jd_public_key(client.as_ref()).await.unwrap(),
+        expected_key
+    );
 
     // The same server is refused when its CA is not trusted (system roots only).
     let untrusted = RemoteProvider::new(RemoteConfig::new(&endpoint)).unwrap();
     let outcome = match untrusted.initialize().await {
-        Ok(client) => client.get_keypair(GetKeypairRequest {}).await.err().map(|s| s.to_string()),
+        Ok(client) => client
+            .get_keypair(GetKeypairRequest {})
+            .await
+            .err()
+            .map(|s| s.to_string()),
         Err(error) => Some(error.to_string()),
     };
-    assert!(outcome.is_some(), "an untrusted certificate must not be accepted");
+    assert!(
+        outcome.is_some(),
+        "an untrusted certificate must not be accepted"
+    );
 }
 
 #[tokio::test]
@@ -87,19 +103,39 @@ async fn bearer_tokens_are_sent_on_every_call() {
     let with_token = |token: &str| {
         RemoteConfig::new(&endpoint).with_token_source(Arc::new(StaticToken::new(token)))
     };
-    let good = RemoteProvider::new(with_token("right")).unwrap().initialize().await.unwrap();
+    let good = RemoteProvider::new(with_token("right"))
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
     assert!(good.list_nodes(ListNodesRequest::default()).await.is_ok());
     assert!(good.get_keypair(GetKeypairRequest {}).await.is_ok());
 
-    let bad = RemoteProvider::new(with_token("wrong")).unwrap().initialize().await.unwrap();
-    let status = bad.list_nodes(ListNodesRequest::default()).await.unwrap_err();
+    let bad = RemoteProvider::new(with_token("wrong"))
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
+    let status = bad
+        .list_nodes(ListNodesRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 
     let none = RemoteProvider::new(RemoteConfig::new(&endpoint)).unwrap();
-    let status = none.initialize().await.unwrap().get_keypair(GetKeypairRequest {}).await;
+    let status = none
+        .initialize()
+        .await
+        .unwrap()
+        .get_keypair(GetKeypairRequest {})
+        .await;
     assert_eq!(status.unwrap_err().code(), Code::Unauthenticated);
 
-    let broken = RemoteProvider::new(with_token("line\nbreak")).unwrap().initialize().await.unwrap();
+    let broken = RemoteProvider::new(with_token("line\nbreak"))
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
     let status = broken.get_keypair(GetKeypairRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     server.shutdown().await.unwrap();
@@ -121,7 +157,11 @@ async fn initialize_is_idempotent_and_client_absent_before_it() {
     let first = embedded.initialize().await.unwrap();
     let second = embedded.initialize().await.unwrap();
     assert!(Arc::ptr_eq(&first, &second));
-    assert!(embedded.name().starts_with("embedded JD at http://127.0.0.1:"));
+    assert!(
+        embedded
+            .name()
+            .starts_with("embedded JD at http://127.0.0.1:")
+    );
 }
 
 #[tokio::test]
@@ -140,7 +180,10 @@ async fn embedded_server_stops_when_the_provider_is_dropped() {
             break;
         }
     }
-    assert!(refused, "the embedded JD at {endpoint} still accepts connections");
+    assert!(
+        refused,
+        "the embedded JD at {endpoint} still accepts connections"
+    );
 }
 
 #[tokio::test]
@@ -149,9 +192,15 @@ async fn embedded_provider_reports_a_bad_database() {
         database_url: "mysql://nowhere/x".into(),
         ..Default::default()
     };
-    let error = EmbeddedProvider::with_config(config).initialize().await.unwrap_err();
+    let error = EmbeddedProvider::with_config(config)
+        .initialize()
+        .await
+        .unwrap_err();
     assert!(matches!(error, ProviderError::Start(_)), "{error}");
-    assert!(error.to_string().contains("unsupported database URL"), "{error}");
+    assert!(
+        error.to_string().contains("unsupported database URL"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -167,24 +216,44 @@ async fn dry_run_reads_for_real_and_never_writes() {
 
     // Writes are simulated and recorded.
     let proposal = dry
-        .propose_job(ProposeJobRequest { node_id: node_id.clone(), spec: SPEC.into(), labels: vec![] })
+        .propose_job(ProposeJobRequest {
+            node_id: node_id.clone(),
+            spec: SPEC.into(),
+            labels: vec![],
+        })
         .await
         .unwrap()
         .proposal
         .unwrap();
     assert_eq!(proposal.id, DRY_RUN_ID);
     assert_eq!(proposal.status, ProposalStatus::Proposed as i32);
-    let disabled = dry.disable_node(DisableNodeRequest { id: node_id.clone() }).await.unwrap();
+    let disabled = dry
+        .disable_node(DisableNodeRequest {
+            id: node_id.clone(),
+        })
+        .await
+        .unwrap();
     assert!(!disabled.node.unwrap().is_enabled);
 
     let skipped = dry.skipped_writes();
-    assert_eq!(skipped.iter().map(|w| w.method).collect::<Vec<_>>(), ["ProposeJob", "DisableNode"]);
+    assert_eq!(
+        skipped.iter().map(|w| w.method).collect::<Vec<_>>(),
+        ["ProposeJob", "DisableNode"]
+    );
     assert!(skipped[0].summary.contains(&node_id));
 
     // Nothing reached the JD.
-    let proposals = real.list_proposals(ListProposalsRequest::default()).await.unwrap();
+    let proposals = real
+        .list_proposals(ListProposalsRequest::default())
+        .await
+        .unwrap();
     assert!(proposals.proposals.is_empty());
-    let node = real.list_nodes(ListNodesRequest::default()).await.unwrap().nodes.remove(0);
+    let node = real
+        .list_nodes(ListNodesRequest::default())
+        .await
+        .unwrap()
+        .nodes
+        .remove(0);
     assert!(node.is_enabled);
 }
 
@@ -197,14 +266,25 @@ async fn propose_helpers_report_each_node_and_progress() {
         prod.push(register(client.as_ref(), i, "prod").await);
     }
     let test_node = register(client.as_ref(), 999, "test").await;
-    client.disable_node(DisableNodeRequest { id: prod[0].clone() }).await.unwrap();
+    client
+        .disable_node(DisableNodeRequest {
+            id: prod[0].clone(),
+        })
+        .await
+        .unwrap();
 
     // By selector: disabled and non-matching nodes are not targeted.
     let selectors = selector::parse_selectors("env=prod").unwrap();
-    let outcomes = helpers::propose_to_matching(client.as_ref(), SPEC, &[], selectors).await.unwrap();
+    let outcomes = helpers::propose_to_matching(client.as_ref(), SPEC, &[], selectors)
+        .await
+        .unwrap();
     assert_eq!(outcomes.len(), 149);
     assert!(outcomes.iter().all(|o| o.result.is_ok()));
-    assert!(!outcomes.iter().any(|o| o.node_id == test_node || o.node_id == prod[0]));
+    assert!(
+        !outcomes
+            .iter()
+            .any(|o| o.node_id == test_node || o.node_id == prod[0])
+    );
 
     // By id, in batches with progress; bad nodes fail alone, in the order given.
     let mut ids = vec!["node_missing".to_string(), prod[0].clone()];
@@ -217,8 +297,20 @@ async fn propose_helpers_report_each_node_and_progress() {
     .unwrap();
     assert_eq!(progress, [(100, 151), (151, 151)]);
     assert_eq!(outcomes.len(), 151);
-    assert!(outcomes[0].result.as_ref().unwrap_err().contains("not found"));
-    assert!(outcomes[1].result.as_ref().unwrap_err().contains("disabled"));
+    assert!(
+        outcomes[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("not found")
+    );
+    assert!(
+        outcomes[1]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("disabled")
+    );
     assert_eq!(outcomes[2].result.as_ref().unwrap().revision, 2);
 
     // A bad spec fails the whole call.

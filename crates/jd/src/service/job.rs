@@ -6,7 +6,7 @@ use offchain_proto::job::job_service_server::JobService;
 use offchain_proto::job::*;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, required, validate_labels};
+use super::{JobDistributor, no_nul, no_nuls, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
 use crate::selector::matches_all;
@@ -62,12 +62,15 @@ impl JobDistributor {
             Some(JobRef::Id(id)) if id.trim().is_empty() => {
                 Err(ApiError::InvalidArgument(empty_message.into()))
             }
-            Some(JobRef::Id(id)) => Ok(id),
+            Some(JobRef::Id(id)) => Ok(no_nul(&id, "job id")?.to_string()),
             Some(JobRef::Uuid(uuid)) => {
                 let uuid = required(&uuid, "uuid")?.trim().to_ascii_lowercase();
                 let uuids = [uuid.clone()];
+                // Deleted jobs count, as they do for ids: GetJob finds them and deleting
+                // twice is allowed.
                 let filter = JobFilter {
                     uuids: &uuids,
+                    include_deleted: true,
                     ..Default::default()
                 };
                 let mut jobs = self.inner.store.list_jobs(&filter).await?;
@@ -123,9 +126,9 @@ impl JobDistributor {
         let mut seen = HashSet::with_capacity(request.node_ids.len());
         let mut node_ids = Vec::with_capacity(request.node_ids.len());
         for id in request.node_ids {
-            if id.trim().is_empty() {
+            if let Err(error) = required(&id, "node id") {
                 let failure = ProposeJobFailure {
-                    error_message: "node id must not be empty".into(),
+                    error_message: error.to_string(),
                 };
                 response.failed_responses.insert(id, failure);
             } else if seen.insert(id.clone()) {
@@ -156,6 +159,9 @@ impl JobDistributor {
 
     async fn list_jobs_impl(&self, request: ListJobsRequest) -> ApiResult<Vec<Job>> {
         let filter = request.filter.unwrap_or_default();
+        no_nuls(&filter.ids, "ids")?;
+        no_nuls(&filter.node_ids, "node_ids")?;
+        no_nuls(&filter.uuids, "uuids")?;
         let uuids: Vec<String> = filter
             .uuids
             .iter()
@@ -237,6 +243,8 @@ impl JobService for JobDistributor {
         request: Request<ListProposalsRequest>,
     ) -> Result<Response<ListProposalsResponse>, Status> {
         let filter = request.into_inner().filter.unwrap_or_default();
+        no_nuls(&filter.ids, "ids")?;
+        no_nuls(&filter.job_ids, "job_ids")?;
         let proposals = self
             .inner
             .store
@@ -253,7 +261,11 @@ impl JobService for JobDistributor {
         let request = request.into_inner();
         let node_id = required(&request.node_id, "node_id")?.to_string();
         let mut outcomes = self
-            .propose(&request.spec, &request.labels, &[node_id.clone()])
+            .propose(
+                &request.spec,
+                &request.labels,
+                std::slice::from_ref(&node_id),
+            )
             .await?;
         let (_, outcome) = outcomes
             .pop()

@@ -91,13 +91,51 @@ fn validate_labels(labels: &[Label]) -> ApiResult<()> {
     }
 }
 
-/// Fails with `INVALID_ARGUMENT "<what> must be provided"` when `value` is empty.
+/// Fails with `INVALID_ARGUMENT "<what> must be provided"` when `value` is empty, and as
+/// [`no_nul`] does.
 fn required<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
     if value.trim().is_empty() {
         Err(ApiError::InvalidArgument(format!(
             "{what} must be provided"
         )))
     } else {
+        no_nul(value, what)
+    }
+}
+
+/// Refuses text with a NUL character, which PostgreSQL can neither store nor compare (it
+/// would fail the query: `INTERNAL`). Checked on every string that reaches the database,
+/// so both backends answer alike.
+fn no_nul<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
+    if value.contains('\0') {
+        Err(ApiError::InvalidArgument(format!(
+            "{what} must not contain NUL characters"
+        )))
+    } else {
         Ok(value)
+    }
+}
+
+/// [`no_nul`] for each of `values`.
+fn no_nuls(values: &[String], what: &str) -> ApiResult<()> {
+    values.iter().try_for_each(|v| no_nul(v, what).map(drop))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_refused() {
+        assert!(
+            matches!(no_nul("job_\0", "id"), Err(ApiError::InvalidArgument(m)) if m.contains("NUL"))
+        );
+        assert!(matches!(
+            required("\0", "name"),
+            Err(ApiError::InvalidArgument(_))
+        ));
+        assert!(no_nuls(&["a".into(), "b\0".into()], "ids").is_err());
+        assert_eq!(required("node_1", "id").unwrap(), "node_1");
+        assert!(no_nuls(&[], "ids").is_ok());
     }
 }

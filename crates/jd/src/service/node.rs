@@ -7,7 +7,7 @@ use offchain_proto::node::*;
 use offchain_proto::timestamp_from_micros;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, required, validate_labels};
+use super::{JobDistributor, no_nul, no_nuls, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{node_id, now_micros};
 use crate::selector::matches_all;
@@ -107,7 +107,7 @@ impl JobDistributor {
             "" => None,
             key => Some(normalize_public_key(key)?),
         };
-        let name = Some(request.name.trim().to_string()).filter(|n| !n.is_empty());
+        let name = Some(no_nul(request.name.trim(), "name")?.to_string()).filter(|n| !n.is_empty());
         let labels = Some(request.labels).filter(|l| !l.is_empty());
         let changes = NodeChanges {
             name,
@@ -219,6 +219,7 @@ impl NodeService for JobDistributor {
         request: Request<ListNodeChainConfigsRequest>,
     ) -> Result<Response<ListNodeChainConfigsResponse>, Status> {
         let node_ids = request.into_inner().filter.unwrap_or_default().node_ids;
+        no_nuls(&node_ids, "node_ids")?;
         let chain_configs = self
             .inner
             .store
