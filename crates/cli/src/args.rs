@@ -1,0 +1,308 @@
+//! The command line, as clap derive types. Values that clap cannot check on its own
+//! (selectors, labels, endpoints, listen addresses) stay strings here and are parsed by the
+//! commands, so their errors read the same whether they came from a flag or a variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run and operate a Job Distributor (JD).
+#[derive(Debug, Parser)]
+#[command(name = "offchain", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The Job Distributor: run one, or operate a running one.
+    #[command(subcommand)]
+    Jd(JdCommand),
+}
+
+/// `offchain jd …`
+#[derive(Debug, Subcommand)]
+pub enum JdCommand {
+    /// Run a JD server until SIGINT or SIGTERM.
+    #[command(after_help = "Environment:\n  \
+        CSA_KEY_ENCRYPTION_SECRET  seals the JD's CSA private key (required unless --dev)\n  \
+        JD_AUTH_TOKEN_HASHES       comma-separated SHA-256 hex of allowed operator tokens\n  \
+        RUST_LOG                   log filter (default: info)")]
+    Serve(ServeArgs),
+    /// Print the SHA-256 hex of an operator token, the form a token hash file holds.
+    HashToken {
+        /// The token; `-` reads it from standard input (keeps it out of the shell history).
+        token: String,
+    },
+    /// Register, inspect, change, enable and disable nodes.
+    Nodes {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: NodesCommand,
+    },
+    /// Propose job specs to nodes; list, revoke, delete and relabel jobs.
+    Jobs {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Inspect job proposals.
+    Proposals {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ProposalsCommand,
+    },
+    /// Show the JD's CSA (communication) keys.
+    Csa {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: CsaCommand,
+    },
+}
+
+/// Options of `offchain jd serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to serve gRPC on; port 0 picks a free port (the real one is printed).
+    #[arg(
+        long,
+        env = "JD_GRPC_LISTEN",
+        default_value = "0.0.0.0:14231",
+        value_name = "HOST:PORT"
+    )]
+    pub grpc_listen: String,
+
+    /// Database: sqlite:PATH, sqlite::memory: or postgres://… [default: sqlite:./offchain-data/jd.db]
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Throw-away JD: in-memory database and a random CSA secret; nothing is kept.
+    #[arg(long)]
+    pub dev: bool,
+
+    /// File of allowed operator token hashes (one SHA-256 hex per line, `#` comments).
+    /// Without it (and without JD_AUTH_TOKEN_HASHES) operator calls need no token.
+    #[arg(long, env = "JD_AUTH_TOKEN_HASHES_FILE", value_name = "FILE")]
+    pub auth_token_hashes_file: Option<PathBuf>,
+}
+
+/// How to reach the JD and how to print its answers; accepted after any client subcommand.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection and output")]
+pub struct ClientArgs {
+    /// The JD's gRPC endpoint: http://host:port, or https://host:port for TLS.
+    #[arg(
+        long,
+        global = true,
+        env = "JD_GRPC",
+        default_value = "http://127.0.0.1:14231",
+        value_name = "URL"
+    )]
+    pub endpoint: String,
+
+    /// Operator token sent as `authorization: Bearer …`.
+    #[arg(long, global = true, env = "JD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// PEM CA certificate to trust for an https:// endpoint instead of the system roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// How answers are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// The protobuf JSON mapping of the response message, for scripts.
+    Json,
+}
+
+/// `offchain jd nodes …`
+#[derive(Debug, Subcommand)]
+pub enum NodesCommand {
+    /// List nodes, optionally filtered by labels and state.
+    List {
+        /// Label selector, kubectl style: `env=prod,type!=bootstrap`, `env in (a,b)`, `flag`, `!flag`.
+        #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+        selectors: Vec<String>,
+        /// Only enabled nodes.
+        #[arg(long, conflicts_with = "disabled")]
+        enabled: bool,
+        /// Only disabled nodes.
+        #[arg(long)]
+        disabled: bool,
+        /// Page to show, from 1 (needs --page-size).
+        #[arg(long, value_name = "N", requires = "page_size",
+              value_parser = clap::value_parser!(i32).range(1..))]
+        page: Option<i32>,
+        /// Nodes per page; without it every match is shown.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+        page_size: Option<i32>,
+    },
+    /// Show one node, by id or by public key.
+    Get {
+        /// The node id (node_…).
+        #[arg(required_unless_present = "public_key", conflicts_with = "public_key")]
+        id: Option<String>,
+        /// The node's CSA public key (hex) instead of its id.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+    },
+    /// Register a node.
+    Register {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        /// The node's CSA public key (64 hex characters).
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+        /// A label, `key=value` or a bare `key`; repeat for more.
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+    },
+    /// Change a node's name, public key or labels (given labels replace the whole set).
+    #[command(group(clap::ArgGroup::new("changes").required(true).multiple(true).args(["name", "public_key", "labels"])))]
+    Update {
+        /// The node id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New CSA public key.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+        /// A label, `key=value` or `key`; repeat for more. Replaces every label of the node.
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+    },
+    /// Enable a node.
+    Enable {
+        /// The node id.
+        id: String,
+    },
+    /// Disable a node: it gets no proposals until enabled again.
+    Disable {
+        /// The node id.
+        id: String,
+    },
+    /// List the chain configs nodes reported.
+    ChainConfigs {
+        /// Only this node's configs; repeat for more.
+        #[arg(long = "node", value_name = "ID")]
+        nodes: Vec<String>,
+    },
+}
+
+/// `offchain jd jobs …`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs.
+    List {
+        /// Label selector on the job's labels (kubectl style).
+        #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+        selectors: Vec<String>,
+        /// Only jobs on this node; repeat for more.
+        #[arg(long = "node", value_name = "ID")]
+        nodes: Vec<String>,
+        /// Only jobs with this uuid (externalJobID); repeat for more.
+        #[arg(long = "uuid", value_name = "UUID")]
+        uuids: Vec<String>,
+        /// Also list deleted jobs.
+        #[arg(long)]
+        include_deleted: bool,
+    },
+    /// Show one job.
+    Get {
+        /// The job id (job_…).
+        id: String,
+    },
+    /// Propose a job spec to nodes chosen by id or by label selector.
+    #[command(group(clap::ArgGroup::new("targets").required(true).args(["nodes", "selectors"])))]
+    Propose {
+        /// The TOML job spec (must carry an externalJobID).
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+        /// A node to propose to; repeat for more.
+        #[arg(long = "node", value_name = "ID", conflicts_with = "selectors")]
+        nodes: Vec<String>,
+        /// Propose to every enabled node matching this selector (kubectl style).
+        #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+        selectors: Vec<String>,
+        /// A label for new jobs, `key=value` or `key`; repeat for more.
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+    },
+    /// Revoke a job's latest proposal (while it is still proposed or cancelled).
+    Revoke {
+        /// The job id.
+        id: String,
+    },
+    /// Delete a job (soft delete: its proposals are kept).
+    Delete {
+        /// The job id.
+        id: String,
+    },
+    /// Change a job's labels (given labels replace the set) or rollback policy.
+    #[command(group(clap::ArgGroup::new("changes").required(true).multiple(true).args(["labels", "rollback_policy_id"])))]
+    Update {
+        /// The job id.
+        id: String,
+        /// A label, `key=value` or `key`; repeat for more.
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        /// Rollback policy id to set.
+        #[arg(long, value_name = "N")]
+        rollback_policy_id: Option<i64>,
+    },
+}
+
+/// `offchain jd proposals …`
+#[derive(Debug, Subcommand)]
+pub enum ProposalsCommand {
+    /// List proposals.
+    List {
+        /// Only proposals of this job; repeat for more.
+        #[arg(long = "job", value_name = "ID")]
+        jobs: Vec<String>,
+        /// Only this proposal; repeat for more.
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Show one proposal with its spec.
+    Get {
+        /// The proposal id (prop_…).
+        id: String,
+    },
+}
+
+/// `offchain jd csa …`
+#[derive(Debug, Subcommand)]
+pub enum CsaCommand {
+    /// The JD's active CSA keypair (its public key is what nodes must trust).
+    Get,
+    /// Every CSA keypair of the JD.
+    List,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
