@@ -10,7 +10,6 @@ use tonic::{Request, Response, Status};
 use super::{JobDistributor, no_nul, no_nuls, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{node_id, now_micros};
-use crate::selector::matches_all;
 use crate::store::NodeChanges;
 use crate::store::StoreError;
 
@@ -143,11 +142,10 @@ impl JobDistributor {
             .map(|k| k.trim().to_ascii_lowercase())
             .collect();
         let snapshot = self.inner.nodes.current(&self.inner.store).await?;
-        let matching = snapshot.nodes.iter().filter(|node| {
+        let matching = snapshot.select(&filter.selectors).filter(|node| {
             (ids.is_empty() || ids.contains(node.id.as_str()))
                 && (keys.is_empty() || keys.contains(&node.public_key))
                 && enabled.is_none_or(|e| node.is_enabled == e)
-                && matches_all(&node.labels, &filter.selectors)
         });
         let (skip, take) = match request.page_size {
             0 => (0, usize::MAX),

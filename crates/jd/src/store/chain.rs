@@ -13,7 +13,8 @@ impl Store {
         node_id: &str,
         configs: &[ChainConfig],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query("DELETE FROM chain_configs WHERE node_id = $1")
             .bind(node_id)
             .execute(&mut *tx)
@@ -51,7 +52,7 @@ impl Store {
         for id in node_ids {
             query = query.bind(id);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *self.conn().await?).await?;
         rows.iter()
             .map(|row| {
                 let bytes: Vec<u8> = row.try_get("config")?;

@@ -23,7 +23,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, public_key, encrypted_private_key, created_at FROM csa_keypairs ORDER BY id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter()
             .map(|row| {
@@ -48,7 +48,7 @@ impl Store {
         .bind(&keypair.public_key)
         .bind(keypair.encrypted_private_key.clone())
         .bind(keypair.created_at)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }

@@ -1,16 +1,16 @@
 //! Jobs and their proposals.
 //!
 //! A job is one spec uuid on one node (`UNIQUE (uuid, node_id)`); each proposal is one
-//! revision of it. `jobs.latest_revision` is bumped with `UPDATE … RETURNING`, which takes
-//! the row lock on PostgreSQL, so concurrent proposals for one job get distinct revisions.
+//! revision of it (`jobs.latest_revision` is the newest). New proposals are written by
+//! [`Store::propose`](super::propose).
 
 use std::collections::HashMap;
 
-use offchain_proto::job::{Job, Proposal, ProposalDeliveryStatus, ProposalStatus};
+use offchain_proto::job::{Job, Proposal, ProposalStatus};
 use offchain_proto::label::Label;
 use offchain_proto::timestamp_from_micros;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use super::{CHUNK, Store, StoreResult, labels, placeholders};
 
@@ -18,32 +18,6 @@ const JOB_COLUMNS: &str =
     "id, uuid, node_id, labels, rollback_policy_id, created_at, updated_at, deleted_at";
 const PROPOSAL_COLUMNS: &str = "id, job_id, revision, status, delivery_status, spec, created_at, \
      updated_at, acked_at, response_received_at";
-
-/// One spec proposed to several nodes.
-#[derive(Debug)]
-pub struct NewProposals<'a> {
-    /// The spec's `externalJobID`.
-    pub uuid: &'a str,
-    /// The spec text, stored verbatim.
-    pub spec: &'a str,
-    /// Labels for jobs created by this call.
-    pub labels: &'a [Label],
-    /// Target nodes, without duplicates.
-    pub node_ids: &'a [String],
-    /// Creation time, microseconds.
-    pub now: i64,
-}
-
-/// What happened for one node of a [`Store::propose`] call.
-#[derive(Debug)]
-pub enum ProposalOutcome {
-    /// A proposal was stored.
-    Proposed(Proposal),
-    /// No node has that id.
-    UnknownNode,
-    /// The node is disabled.
-    DisabledNode,
-}
 
 /// What [`Store::revoke_latest`] did.
 #[derive(Debug)]
@@ -103,44 +77,11 @@ impl InFilter {
         for value in &self.binds {
             query = query.bind(value);
         }
-        Ok(query.fetch_all(&store.pool).await?)
+        Ok(query.fetch_all(&mut *store.conn().await?).await?)
     }
 }
 
 impl Store {
-    /// Stores one proposal per eligible node, all in one transaction.
-    ///
-    /// Per node: an existing job for `(uuid, node)` gets its next revision (and is undeleted
-    /// if it was soft-deleted); otherwise a job is created with `labels` and revision 1.
-    pub async fn propose(
-        &self,
-        new: NewProposals<'_>,
-    ) -> StoreResult<Vec<(String, ProposalOutcome)>> {
-        let mut tx = self.pool.begin().await?;
-        let enabled = node_states(&mut tx, new.node_ids).await?;
-        let mut outcomes = Vec::with_capacity(new.node_ids.len());
-        let mut eligible = Vec::with_capacity(new.node_ids.len());
-        for node_id in new.node_ids {
-            match enabled.get(node_id.as_str()) {
-                None => outcomes.push((node_id.clone(), ProposalOutcome::UnknownNode)),
-                Some(false) => outcomes.push((node_id.clone(), ProposalOutcome::DisabledNode)),
-                Some(true) => eligible.push(node_id.clone()),
-            }
-        }
-        for chunk in eligible.chunks(CHUNK) {
-            create_missing_jobs(&mut tx, &new, chunk).await?;
-            let revisions = next_revisions(&mut tx, &new, chunk).await?;
-            let proposals = insert_proposals(&mut tx, &new, &revisions).await?;
-            outcomes.extend(
-                proposals
-                    .into_iter()
-                    .map(|(node, p)| (node, ProposalOutcome::Proposed(p))),
-            );
-        }
-        tx.commit().await?;
-        Ok(outcomes)
-    }
-
     /// One job by id (deleted or not), with its proposal ids.
     pub async fn job(&self, id: &str) -> StoreResult<Option<Job>> {
         let ids = [id.to_string()];
@@ -189,7 +130,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(id);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&mut *self.conn().await?).await? {
                 let job_id: String = row.try_get(0)?;
                 if let Some(&i) = index.get(&job_id) {
                     jobs[i].proposal_ids.push(row.try_get(1)?);
@@ -215,7 +156,7 @@ impl Store {
         .bind(labels.map(labels::encode))
         .bind(rollback_policy_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
@@ -230,7 +171,7 @@ impl Store {
         )
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
@@ -240,7 +181,8 @@ impl Store {
 
     /// Revokes the latest proposal of job `job_id` if it is `PROPOSED` or `CANCELLED`.
     pub async fn revoke_latest(&self, job_id: &str, now: i64) -> StoreResult<RevokeOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         let sql = format!(
             "UPDATE proposals SET status = $2, updated_at = $3 \
              WHERE job_id = $1 AND revision = (SELECT latest_revision FROM jobs WHERE id = $1) \
@@ -296,130 +238,6 @@ impl Store {
         let rows = conditions.fetch(&sql, self).await?;
         rows.iter().map(proposal_from_row).collect()
     }
-}
-
-/// `node id → enabled` for those of `node_ids` that exist.
-async fn node_states(
-    tx: &mut Transaction<'static, Any>,
-    node_ids: &[String],
-) -> StoreResult<HashMap<String, bool>> {
-    let mut states = HashMap::with_capacity(node_ids.len());
-    for chunk in node_ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT id, is_enabled FROM nodes WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(id);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            states.insert(row.try_get(0)?, row.try_get::<i64, _>(1)? != 0);
-        }
-    }
-    Ok(states)
-}
-
-async fn create_missing_jobs(
-    tx: &mut Transaction<'static, Any>,
-    new: &NewProposals<'_>,
-    node_ids: &[String],
-) -> StoreResult<()> {
-    // $1 uuid, $2 labels, $3 now; then (id, node_id) per row.
-    let rows: Vec<String> = (0..node_ids.len())
-        .map(|i| format!("(${}, $1, ${}, $2, 0, $3, $3)", 4 + 2 * i, 5 + 2 * i))
-        .collect();
-    let sql = format!(
-        "INSERT INTO jobs (id, uuid, node_id, labels, latest_revision, created_at, updated_at) \
-         VALUES {} ON CONFLICT (uuid, node_id) DO NOTHING",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(new.uuid)
-        .bind(labels::encode(new.labels))
-        .bind(new.now);
-    for node_id in node_ids {
-        query = query.bind(crate::ids::job_id()).bind(node_id);
-    }
-    query.execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Bumps `latest_revision` of the jobs of `(uuid, node_ids)`: `(node_id, job_id, revision)`.
-async fn next_revisions(
-    tx: &mut Transaction<'static, Any>,
-    new: &NewProposals<'_>,
-    node_ids: &[String],
-) -> StoreResult<Vec<(String, String, i64)>> {
-    let sql = format!(
-        "UPDATE jobs SET latest_revision = latest_revision + 1, updated_at = $2, deleted_at = NULL \
-         WHERE uuid = $1 AND node_id IN ({}) RETURNING node_id, id, latest_revision",
-        placeholders(3, node_ids.len())
-    );
-    let mut query = sqlx::query(&sql).bind(new.uuid).bind(new.now);
-    for node_id in node_ids {
-        query = query.bind(node_id);
-    }
-    let rows = query.fetch_all(&mut **tx).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-        .collect()
-}
-
-async fn insert_proposals(
-    tx: &mut Transaction<'static, Any>,
-    new: &NewProposals<'_>,
-    revisions: &[(String, String, i64)],
-) -> StoreResult<Vec<(String, Proposal)>> {
-    if revisions.is_empty() {
-        return Ok(Vec::new());
-    }
-    // $1 spec, $2 now, $3 status, $4 delivery status; then (id, job_id, revision) per row.
-    let rows: Vec<String> = (0..revisions.len())
-        .map(|i| {
-            format!(
-                "(${}, ${}, ${}, $3, $4, $1, $2, $2)",
-                5 + 3 * i,
-                6 + 3 * i,
-                7 + 3 * i
-            )
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO proposals (id, job_id, revision, status, delivery_status, spec, created_at, updated_at) \
-         VALUES {}",
-        rows.join(", ")
-    );
-    let status = ProposalStatus::Proposed;
-    let delivery = ProposalDeliveryStatus::Unspecified;
-    let mut query = sqlx::query(&sql)
-        .bind(new.spec)
-        .bind(new.now)
-        .bind(status as i64)
-        .bind(delivery as i64);
-    let mut proposals = Vec::with_capacity(revisions.len());
-    for (node_id, job_id, revision) in revisions {
-        let id = crate::ids::proposal_id();
-        query = query.bind(id.clone()).bind(job_id).bind(*revision);
-        let at = Some(timestamp_from_micros(new.now));
-        proposals.push((
-            node_id.clone(),
-            Proposal {
-                id,
-                revision: *revision,
-                status: status as i32,
-                delivery_status: delivery as i32,
-                spec: new.spec.to_string(),
-                job_id: job_id.clone(),
-                created_at: at,
-                updated_at: at,
-                acked_at: None,
-                response_received_at: None,
-            },
-        ));
-    }
-    query.execute(&mut **tx).await?;
-    Ok(proposals)
 }
 
 fn job_from_row(row: &AnyRow) -> StoreResult<Job> {

@@ -10,16 +10,22 @@ mod csa;
 mod jobs;
 mod labels;
 mod nodes;
+mod propose;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use csa::StoredKeypair;
-pub use jobs::{JobFilter, NewProposals, ProposalOutcome, RevokeOutcome};
+pub use jobs::{JobFilter, RevokeOutcome};
 pub use nodes::NodeChanges;
+pub use propose::{NewProposals, ProposalOutcome};
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +74,69 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The JD's database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
     backend: Backend,
+}
+
+/// Where a [`Store`] gets its connections.
+#[derive(Clone)]
+enum Db {
+    /// PostgreSQL: a pool, so that independent calls run in parallel.
+    Pool(AnyPool),
+    /// SQLite: one connection owned by the store, lent to one operation at a time (`None`
+    /// once closed), and the proposals waiting to be written by the next group commit
+    /// (see [`propose`]).
+    ///
+    /// SQLite has one writer at a time anyway, and an in-memory database lives exactly as
+    /// long as its connection. A pool of one would add a round trip to the connection's
+    /// thread on every hand-back (sqlx pings a connection when it returns to the pool) and
+    /// a task switch, during which the connection sits idle for everyone else.
+    Single {
+        conn: Arc<Mutex<Option<AnyConnection>>>,
+        proposals: propose::ProposalQueue,
+    },
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Db::Pool(pool) => f.debug_tuple("Pool").field(pool).finish(),
+            Db::Single { .. } => f.write_str("Single"),
+        }
+    }
+}
+
+/// A connection lent to one store operation.
+enum Conn<'a> {
+    Pooled(PoolConnection<Any>),
+    Single(MappedMutexGuard<'a, AnyConnection>),
+}
+
+impl Conn<'_> {
+    /// Starts a transaction on this connection (rolled back if dropped uncommitted).
+    async fn begin(&mut self) -> StoreResult<Transaction<'_, Any>> {
+        Ok(Connection::begin(&mut **self).await?)
+    }
+}
+
+impl Deref for Conn<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            Conn::Pooled(conn) => conn,
+            Conn::Single(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            Conn::Pooled(conn) => conn,
+            Conn::Single(conn) => conn,
+        }
+    }
 }
 
 /// The URL of a private in-memory SQLite database.
@@ -89,13 +156,27 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        let pool = match backend {
-            Backend::Sqlite => open_sqlite(url).await?,
-            Backend::Postgres => open_postgres(url).await?,
+        let db = match backend {
+            Backend::Sqlite => Db::Single {
+                conn: Arc::new(Mutex::new(Some(open_sqlite(url).await?))),
+                proposals: Default::default(),
+            },
+            Backend::Postgres => Db::Pool(open_postgres(url).await?),
         };
-        let store = Store { pool, backend };
+        let store = Store { db, backend };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// A connection for one operation: from the pool, or the SQLite connection once the
+    /// operation before has finished with it.
+    async fn conn(&self) -> StoreResult<Conn<'_>> {
+        match &self.db {
+            Db::Pool(pool) => Ok(Conn::Pooled(pool.acquire().await?)),
+            Db::Single { conn, .. } => MutexGuard::try_map(conn.lock().await, Option::as_mut)
+                .map(Conn::Single)
+                .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed)),
+        }
     }
 
     /// Which database this store uses.
@@ -104,31 +185,36 @@ impl Store {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
-        }
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        let mut conn = self.conn().await?;
+        // `run_direct` is `run` without the `Acquire` bound, whose higher-ranked lifetime
+        // would keep this future from being `Send` (sqlx keeps it public for that reason).
+        migrator.run_direct(&mut *conn).await?;
         Ok(())
     }
 
     /// Closes every connection (waits for running queries).
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.db {
+            Db::Pool(pool) => pool.close().await,
+            Db::Single { conn, .. } => {
+                if let Some(conn) = conn.lock().await.take()
+                    && let Err(error) = conn.close().await
+                {
+                    tracing::warn!(%error, "closing the SQLite connection failed");
+                }
+            }
+        }
     }
 }
 
-async fn open_sqlite(url: &str) -> StoreResult<AnyPool> {
+async fn open_sqlite(url: &str) -> StoreResult<AnyConnection> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     // A file is created when missing; an in-memory database lives as long as its one
-    // connection, so that connection must never be recycled.
+    // connection, which the store keeps until it is closed.
     let url = if in_memory || url.contains("mode=") {
         url.to_string()
     } else if url.contains('?') {
@@ -137,26 +223,22 @@ async fn open_sqlite(url: &str) -> StoreResult<AnyPool> {
         format!("{url}?mode=rwc")
     };
     let options = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
-    // SQLite allows one writer at a time; a single connection serialises writes without
-    // SQLITE_BUSY errors, and reads are served mostly from the JD's node snapshot.
-    let pool_options = AnyPoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
-                )
-                .await?;
-                Ok(())
-            })
-        });
-    pool_options
-        .connect_with(options)
+    let mut conn = AnyConnection::connect_with(&options)
         .await
-        .map_err(StoreError::Connect)
+        .map_err(StoreError::Connect)?;
+    // A file database runs in WAL mode with `synchronous = FULL`: a commit appends to the
+    // log and syncs it once, so every acknowledged write survives a power loss too. (The
+    // default rollback journal syncs several times per commit: a few hundred commits per
+    // second at best.) Proposals from concurrent calls share commits (see `propose`), so
+    // they share the sync as well.
+    let pragmas = if in_memory {
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+    } else {
+        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
+         PRAGMA busy_timeout = 5000;"
+    };
+    conn.execute(pragmas).await.map_err(StoreError::Connect)?;
+    Ok(conn)
 }
 
 async fn open_postgres(url: &str) -> StoreResult<AnyPool> {
@@ -207,6 +289,17 @@ mod tests {
         let url = format!("sqlite:{}", dir.path().join("jd.db").display());
         let store = Store::open(&url).await.unwrap();
         assert_eq!(store.backend(), Backend::Sqlite);
+        // WAL and a synced commit (see `open_sqlite`).
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *store.conn().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *store.conn().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
         store.close().await;
         // Migrations already applied: opening again must succeed without re-running them.
         Store::open(&url).await.unwrap();

@@ -28,7 +28,7 @@ impl Store {
     /// The counter bumped by every node write.
     pub async fn nodes_generation(&self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = 'nodes_generation'")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(row.try_get::<i64, _>(0)?)
     }
@@ -36,7 +36,9 @@ impl Store {
     /// Every node, in creation order.
     pub async fn load_nodes(&self) -> StoreResult<Vec<Node>> {
         let sql = format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY created_at, id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
         rows.iter().map(node_from_row).collect()
     }
 
@@ -45,14 +47,15 @@ impl Store {
         let sql = format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         row.as_ref().map(node_from_row).transpose()
     }
 
     /// Stores a new node. A node with the same public key gives [`StoreError::Conflict`].
     pub async fn insert_node(&self, node: &Node) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         let sql = format!(
             "INSERT INTO nodes ({NODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
@@ -83,7 +86,8 @@ impl Store {
         changes: NodeChanges,
         now: i64,
     ) -> StoreResult<Option<Node>> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         let sql = format!(
             "UPDATE nodes SET name = COALESCE($2, name), public_key = COALESCE($3, public_key), \
              labels = COALESCE($4, labels), is_enabled = COALESCE($5, is_enabled), updated_at = $6 \
@@ -108,7 +112,7 @@ impl Store {
     }
 }
 
-async fn bump_generation(tx: &mut Transaction<'static, Any>) -> StoreResult<()> {
+async fn bump_generation(tx: &mut Transaction<'_, Any>) -> StoreResult<()> {
     sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'nodes_generation'")
         .execute(&mut **tx)
         .await?;
