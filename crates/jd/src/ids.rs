@@ -1,11 +1,21 @@
 //! Server-made identifiers: a readable prefix and a time-sortable ULID, never UUID-shaped,
 //! so a job id is never mistaken for the job's uuid.
 
+use std::sync::{Mutex, PoisonError};
+
+/// Monotonic within the process: ids made in the same millisecond still sort in the order
+/// they were made, so "creation time, then id" is creation order.
+static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
 fn prefixed(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}",
-        ulid::Ulid::new().to_string().to_ascii_lowercase()
-    )
+    let next = GENERATOR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .generate();
+    // `generate` fails only when 2^80 ids were made in one millisecond; a random one is
+    // then still unique, merely unordered.
+    let ulid = next.unwrap_or_else(|_| ulid::Ulid::new());
+    format!("{prefix}_{}", ulid.to_string().to_ascii_lowercase())
 }
 
 /// A new node id (`node_…`).
@@ -47,5 +57,14 @@ mod tests {
             uuid::Uuid::parse_str(&a[4..]).is_err(),
             "must not look like a UUID"
         );
+    }
+
+    #[test]
+    fn ids_sort_in_the_order_they_were_made() {
+        // Regression: random ULIDs within one millisecond made listing order flaky.
+        let ids: Vec<String> = (0..1000).map(|_| node_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
     }
 }
