@@ -127,5 +127,6 @@ conformance! {
         hostile_ids_are_not_found,
         hostile_filters_match_nothing,
         hostile_names_and_labels_are_stored_or_refused,
+        oversized_filters_are_invalid_argument,
     }
 }

@@ -40,4 +40,4 @@ mod service;
 pub mod spec;
 pub mod store;
 
-pub use service::{JobDistributor, OpenError};
+pub use service::{JobDistributor, MAX_FILTER_VALUES, OpenError};

@@ -245,3 +245,45 @@ pub async fn hostile_names_and_labels_are_stored_or_refused(c: Ctx) {
         assert_eq!(job.labels, vec![flag(&text)], "{shown}");
     }
 }
+
+/// Filter lists are bounded: the limit itself works, one more is INVALID_ARGUMENT (not an
+/// INTERNAL from the database's parameter limit).
+pub async fn oversized_filters_are_invalid_argument(c: Ctx) {
+    let node = register_node(&c, "n", vec![]).await;
+    let proposal = propose(&c, &node.id, &spec(&uuid(1))).await;
+    let mut ids = vec!["job_absent".to_string(); offchain_jd::MAX_FILTER_VALUES - 1];
+    ids.push(proposal.job_id.clone());
+    let at_limit = list_jobs_request::Filter {
+        ids: ids.clone(),
+        ..Default::default()
+    };
+    assert_eq!(job_ids(&c, at_limit).await, vec![proposal.job_id.clone()]);
+
+    ids.push("job_one_too_many".into());
+    let request = ListJobsRequest {
+        filter: Some(list_jobs_request::Filter {
+            ids: ids.clone(),
+            ..Default::default()
+        }),
+    };
+    assert_status(c.list_jobs(request).await, Code::InvalidArgument, "at most");
+    let request = offchain::proto::job::ListProposalsRequest {
+        filter: Some(offchain::proto::job::list_proposals_request::Filter {
+            job_ids: ids.clone(),
+            ..Default::default()
+        }),
+    };
+    assert_status(
+        c.list_proposals(request).await,
+        Code::InvalidArgument,
+        "at most",
+    );
+    let request = ListNodeChainConfigsRequest {
+        filter: Some(list_node_chain_configs_request::Filter { node_ids: ids }),
+    };
+    assert_status(
+        c.list_node_chain_configs(request).await,
+        Code::InvalidArgument,
+        "at most",
+    );
+}

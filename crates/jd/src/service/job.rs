@@ -6,7 +6,7 @@ use offchain_proto::job::job_service_server::JobService;
 use offchain_proto::job::*;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, no_nul, no_nuls, required, validate_labels};
+use super::{JobDistributor, filter_values, no_nul, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
 use crate::selector::matches_all;
@@ -159,9 +159,9 @@ impl JobDistributor {
 
     async fn list_jobs_impl(&self, request: ListJobsRequest) -> ApiResult<Vec<Job>> {
         let filter = request.filter.unwrap_or_default();
-        no_nuls(&filter.ids, "ids")?;
-        no_nuls(&filter.node_ids, "node_ids")?;
-        no_nuls(&filter.uuids, "uuids")?;
+        filter_values(&filter.ids, "ids")?;
+        filter_values(&filter.node_ids, "node_ids")?;
+        filter_values(&filter.uuids, "uuids")?;
         let uuids: Vec<String> = filter
             .uuids
             .iter()
@@ -243,8 +243,8 @@ impl JobService for JobDistributor {
         request: Request<ListProposalsRequest>,
     ) -> Result<Response<ListProposalsResponse>, Status> {
         let filter = request.into_inner().filter.unwrap_or_default();
-        no_nuls(&filter.ids, "ids")?;
-        no_nuls(&filter.job_ids, "job_ids")?;
+        filter_values(&filter.ids, "ids")?;
+        filter_values(&filter.job_ids, "job_ids")?;
         let proposals = self
             .inner
             .store

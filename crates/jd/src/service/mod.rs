@@ -116,8 +116,18 @@ fn no_nul<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
     }
 }
 
-/// [`no_nul`] for each of `values`.
-fn no_nuls(values: &[String], what: &str) -> ApiResult<()> {
+/// Most values one filter list may hold: every value becomes a bound parameter, and SQLite
+/// allows about 32 000 per statement.
+pub const MAX_FILTER_VALUES: usize = 10_000;
+
+/// Checks one filter list: at most [`MAX_FILTER_VALUES`] values, each as [`no_nul`] wants.
+fn filter_values(values: &[String], what: &str) -> ApiResult<()> {
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(ApiError::InvalidArgument(format!(
+            "{what} holds {} values; at most {MAX_FILTER_VALUES} are allowed per call",
+            values.len()
+        )));
+    }
     values.iter().try_for_each(|v| no_nul(v, what).map(drop))
 }
 
@@ -134,8 +144,12 @@ mod tests {
             required("\0", "name"),
             Err(ApiError::InvalidArgument(_))
         ));
-        assert!(no_nuls(&["a".into(), "b\0".into()], "ids").is_err());
+        assert!(filter_values(&["a".into(), "b\0".into()], "ids").is_err());
         assert_eq!(required("node_1", "id").unwrap(), "node_1");
-        assert!(no_nuls(&[], "ids").is_ok());
+        assert!(filter_values(&[], "ids").is_ok());
+        let too_many = vec!["node_1".to_string(); MAX_FILTER_VALUES + 1];
+        assert!(
+            matches!(filter_values(&too_many, "ids"), Err(ApiError::InvalidArgument(m)) if m.contains("at most"))
+        );
     }
 }

@@ -7,7 +7,7 @@ use offchain_proto::node::*;
 use offchain_proto::timestamp_from_micros;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, no_nul, no_nuls, required, validate_labels};
+use super::{JobDistributor, filter_values, no_nul, required, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{node_id, now_micros};
 use crate::store::NodeChanges;
@@ -217,7 +217,7 @@ impl NodeService for JobDistributor {
         request: Request<ListNodeChainConfigsRequest>,
     ) -> Result<Response<ListNodeChainConfigsResponse>, Status> {
         let node_ids = request.into_inner().filter.unwrap_or_default().node_ids;
-        no_nuls(&node_ids, "node_ids")?;
+        filter_values(&node_ids, "node_ids")?;
         let chain_configs = self
             .inner
             .store
