@@ -90,11 +90,14 @@ fn init_tracing(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .try_init();
+        .with_writer(io::stderr);
+    // A second subscriber cannot be installed; the first one stays, which is fine.
+    let _ = match cli.log_format {
+        args::LogFormat::Text => logs.with_ansi(io::stderr().is_terminal()).try_init(),
+        args::LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 /// Prints `error` as one line and picks the exit code.

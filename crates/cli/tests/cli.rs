@@ -857,3 +857,26 @@ fn serve_keeps_its_csa_key_in_the_default_sqlite_file() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn serve_writes_json_logs_when_asked() {
+    let serve = command(&[
+        "jd",
+        "serve",
+        "--dev",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+    ]);
+    let served = Served::start(serve);
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "serve logs something");
+    for line in lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(event["level"].is_string(), "{line}");
+    }
+}
