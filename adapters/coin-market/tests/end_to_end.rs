@@ -1,0 +1,226 @@
+//! The coin-market adapter against a mock provider.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config};
+use serde_json::json;
+
+/// What the provider saw: the query string and the `API_KEY` header of each call.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// A provider that knows ETH and BTC, wants `API_KEY: secret`, and is down for `coin=DOWN`.
+async fn provider(seen: Seen) -> MockUpstream {
+    let api = get(move |uri: Uri, headers: HeaderMap| {
+        let seen = seen.clone();
+        async move {
+            let query = uri.query().unwrap_or("").to_owned();
+            let key = headers
+                .get("API_KEY")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let Ok(mut seen) = seen.lock() {
+                seen.push((query.clone(), key.clone()));
+            }
+            if key.as_deref() != Some("secret") {
+                let body = json!({"error": "invalid API key"});
+                return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+            }
+            let body = match query.as_str() {
+                "coin=ETH&market=USD" => json!({"coin": "ETH", "market": "USD", "price": 467.85}),
+                "coin=BTC&market=EUR" => json!({"coin": "BTC", "market": "EUR", "price": 61000}),
+                "coin=NOPRICE&market=USD" => json!({"coin": "NOPRICE"}),
+                _ => {
+                    let body = json!({"message": "The endpoint is under maintenance."});
+                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+                }
+            };
+            axum::Json(body).into_response()
+        }
+    });
+    MockUpstream::start(Router::new().route("/api", api)).await
+}
+
+async fn start(api_key: &str) -> (MockUpstream, Seen, TestAdapter) {
+    let seen = Seen::default();
+    let upstream = provider(seen.clone()).await;
+    let config = test_config(&[("API_URL", upstream.url()), ("API_KEY", api_key)]);
+    let adapter = coin_market_adapter::adapter(&config).expect("adapter config is complete");
+    let ea = TestAdapter::start(adapter, config).await;
+    (upstream, seen, ea)
+}
+
+#[tokio::test]
+async fn answers_the_price_with_the_provider_payload() {
+    let (_upstream, seen, ea) = start("secret").await;
+    let r = ea
+        .request(json!({"id": "278c97ff", "data": {"coin": "ETH", "market": "USD"}}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["jobRunID"], "278c97ff");
+    assert_eq!(r.body["result"], 467.85);
+    assert_eq!(
+        r.body["data"],
+        json!({"coin": "ETH", "market": "USD", "price": 467.85, "result": 467.85})
+    );
+    let seen = seen.lock().expect("not poisoned").clone();
+    assert_eq!(
+        seen,
+        vec![("coin=ETH&market=USD".to_owned(), Some("secret".to_owned()))]
+    );
+}
+
+#[tokio::test]
+async fn parameter_aliases_and_endpoint_alias() {
+    let (upstream, _seen, ea) = start("secret").await;
+    for body in [
+        json!({"data": {"base": "BTC", "quote": "EUR"}}),
+        json!({"data": {"from": "BTC", "to": "EUR"}}),
+        json!({"endpoint": "crypto", "data": {"from": "BTC", "quote": "EUR"}}),
+    ] {
+        let r = ea.request(body.clone()).await;
+        assert_eq!(r.status, 200, "{body}: {:?}", r.body);
+        assert_eq!(r.body["result"], 61000);
+    }
+    assert_eq!(upstream.hits(), 1, "aliases share one cache entry");
+}
+
+#[tokio::test]
+async fn missing_parameter_is_named() {
+    let (upstream, _seen, ea) = start("secret").await;
+    let r = ea.request(json!({"data": {"coin": "ETH"}})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["statusCode"], 400);
+    assert_eq!(
+        r.body["error"]["message"],
+        "missing required parameter `market`"
+    );
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn provider_errors_are_502_with_provider_status_code() {
+    let (_upstream, _seen, ea) = start("wrong").await;
+    let r = ea
+        .request(json!({"data": {"coin": "ETH", "market": "USD"}}))
+        .await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.body["providerStatusCode"], 401);
+    assert_eq!(r.body["error"]["name"], "AdapterDataProviderError");
+    assert_eq!(r.body["error"]["message"], "invalid API key");
+
+    let (_upstream, _seen, ea) = start("secret").await;
+    let r = ea
+        .request(json!({"data": {"coin": "DOWN", "market": "USD"}}))
+        .await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.body["providerStatusCode"], 503);
+    assert_eq!(
+        r.body["error"]["message"],
+        "The endpoint is under maintenance."
+    );
+
+    let r = ea
+        .request(json!({"data": {"coin": "NOPRICE", "market": "USD"}}))
+        .await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.body["statusCode"], 502);
+    assert_eq!(
+        r.body["error"]["message"],
+        "data provider answer has no `price`"
+    );
+}
+
+#[test]
+fn api_url_and_api_key_are_required() {
+    let missing_url = test_config(&[("API_KEY", "k")]);
+    let error = coin_market_adapter::adapter(&missing_url)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("environment variable API_URL is required but not set")
+    );
+    let missing_key = test_config(&[("API_URL", "http://127.0.0.1:1")]);
+    let error = coin_market_adapter::adapter(&missing_key)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("environment variable API_KEY is required but not set")
+    );
+}
+
+/// The real binary: a missing variable stops start-up with its name; SIGTERM stops it cleanly.
+mod binary {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_coin-market-adapter");
+
+    #[test]
+    fn missing_api_key_stops_start_up() {
+        let output = Command::new(BIN)
+            .env_clear()
+            .env("API_URL", "http://127.0.0.1:1")
+            .output()
+            .expect("binary runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("API_KEY"), "{stderr}");
+    }
+
+    #[test]
+    fn bad_port_stops_start_up() {
+        let output = Command::new(BIN)
+            .env_clear()
+            .env("API_URL", "http://127.0.0.1:1")
+            .env("API_KEY", "k")
+            .env("EA_PORT", "http")
+            .output()
+            .expect("binary runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("EA_PORT"), "{stderr}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sigterm_shuts_down_gracefully() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut child = Command::new(BIN)
+            .env_clear()
+            .env("API_URL", "http://127.0.0.1:1")
+            .env("API_KEY", "k")
+            .env("EA_HOST", "127.0.0.1")
+            .env("EA_PORT", port.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "adapter did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().expect("child status") {
+                assert!(status.success(), "exit status {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "adapter did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The answer cache: a [`Cache`] trait, the in-process [`LocalCache`], and cache keys.
+//!
+//! A shared (Redis) cache implements the same trait; the server only sees `dyn Cache`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::AdapterError;
+use crate::protocol::Timestamps;
+
+/// One upstream answer as it is cached and served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolved {
+    pub result: Value,
+    pub data: Map<String, Value>,
+    pub timestamps: Timestamps,
+}
+
+/// The upstream call a cache runs on a miss.
+pub type Fetch = Pin<Box<dyn Future<Output = Result<Resolved, AdapterError>> + Send>>;
+
+/// Where answers are kept between requests.
+///
+/// Implementations must never store errors, and should run `fetch` once for concurrent
+/// callers of the same key.
+#[async_trait::async_trait]
+pub trait Cache: Send + Sync + 'static {
+    /// The cached answer for `key`, or the result of `fetch` (stored only on success).
+    async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Result<Arc<Resolved>, AdapterError>;
+}
+
+/// In-process cache bounded in items, with a time to live, coalescing concurrent misses.
+#[derive(Clone)]
+pub struct LocalCache {
+    entries: moka::future::Cache<String, Arc<Resolved>>,
+}
+
+impl LocalCache {
+    pub fn new(max_items: u64, max_age: Duration) -> Self {
+        let entries = moka::future::Cache::builder()
+            .max_capacity(max_items)
+            .time_to_live(max_age)
+            .build();
+        Self { entries }
+    }
+}
+
+#[async_trait::async_trait]
+impl Cache for LocalCache {
+    async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Result<Arc<Resolved>, AdapterError> {
+        // `try_get_with` coalesces concurrent misses of one key and never stores an `Err`.
+        self.entries
+            .try_get_with(key, async move { fetch.await.map(Arc::new) })
+            .await
+            .map_err(|shared| (*shared).clone())
+    }
+}
+
+/// No caching: every request goes upstream (`CACHE_MAX_AGE=0`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCache;
+
+#[async_trait::async_trait]
+impl Cache for NoCache {
+    async fn get_or_fetch(
+        &self,
+        _key: String,
+        fetch: Fetch,
+    ) -> Result<Arc<Resolved>, AdapterError> {
+        fetch.await.map(Arc::new)
+    }
+}
+
+/// A deterministic key: the endpoint's canonical name and the parameters as JSON with
+/// object keys sorted at every level.
+///
+/// Parameters are the deserialized-then-reserialized struct, so aliases, key order and
+/// unknown keys in the request do not change the key.
+pub fn cache_key(endpoint: &str, params: &Value) -> String {
+    let mut key = String::with_capacity(endpoint.len() + 64);
+    key.push_str(endpoint);
+    key.push(':');
+    write_canonical(params, &mut key);
+    key
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn answer(n: u64) -> Resolved {
+        Resolved {
+            result: json!(n),
+            data: Map::new(),
+            timestamps: Timestamps::default(),
+        }
+    }
+
+    fn counting_fetch(calls: &Arc<AtomicUsize>, outcome: Result<u64, AdapterError>) -> Fetch {
+        let calls = calls.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            outcome.map(answer)
+        })
+    }
+
+    #[test]
+    fn keys_ignore_object_key_order() {
+        let a = cache_key(
+            "price",
+            &json!({"coin": "ETH", "market": {"b": 1, "a": [2, {"y": 0, "x": 1}]}}),
+        );
+        let b = cache_key(
+            "price",
+            &json!({"market": {"a": [2, {"x": 1, "y": 0}], "b": 1}, "coin": "ETH"}),
+        );
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            cache_key(
+                "volume",
+                &json!({"coin": "ETH", "market": {"a": [2, {"x": 1, "y": 0}], "b": 1}})
+            )
+        );
+        assert_ne!(
+            cache_key("p", &json!({"a": "1"})),
+            cache_key("p", &json!({"a": 1}))
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_max_age() {
+        let cache = LocalCache::new(100, Duration::from_millis(150));
+        let calls = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let got = cache
+                .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
+                .await;
+            assert_eq!(got.map(|r| r.result.clone()), Ok(json!(1)));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "second call is a hit");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let _ = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(2)))
+            .await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "expired entry is fetched again"
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_cached() {
+        let cache = LocalCache::new(100, Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let error = AdapterError::Connection("down".into());
+        let first = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Err(error.clone())))
+            .await;
+        assert_eq!(first, Err(error));
+        let second = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(3)))
+            .await;
+        assert_eq!(second.map(|r| r.result.clone()), Ok(json!(3)));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_are_coalesced() {
+        let cache = Arc::new(LocalCache::new(100, Duration::from_secs(60)));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let cache = cache.clone();
+                let fetch = counting_fetch(&calls, Ok(4));
+                tokio::spawn(async move { cache.get_or_fetch("k".into(), fetch).await })
+            })
+            .collect();
+        for handle in handles {
+            let got = handle.await.expect("task does not panic");
+            assert_eq!(got.map(|r| r.result.clone()), Ok(json!(4)));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}

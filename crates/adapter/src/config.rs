@@ -1,0 +1,258 @@
+//! Configuration from environment variables, with the names adapter operators already use.
+//!
+//! [`Config::from_vars`] parses any `(key, value)` list so tests never touch the process
+//! environment; [`Config::from_env`] reads the real one.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A start-up configuration problem; the message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {variable} is required but not set")]
+    Missing { variable: String },
+    #[error("environment variable {variable}={value:?} is invalid: {reason}")]
+    Invalid {
+        variable: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The variable at fault.
+    pub fn variable(&self) -> &str {
+        match self {
+            Self::Missing { variable } | Self::Invalid { variable, .. } => variable,
+        }
+    }
+}
+
+/// Where cached answers live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheType {
+    /// In-process, bounded, with a TTL.
+    Local,
+}
+
+/// The framework's settings, plus every variable so adapters can read their own
+/// (`API_URL`, `API_KEY`, …) through [`Config::required`] and [`Config::optional`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `EA_HOST`, default `0.0.0.0`.
+    pub host: IpAddr,
+    /// `EA_PORT`, default 8080.
+    pub port: u16,
+    /// `API_TIMEOUT` in ms, default 30 000: bounds each upstream call.
+    pub api_timeout: Duration,
+    /// `CACHE_TYPE`: `local` (default). `redis` is not available yet.
+    pub cache_type: CacheType,
+    /// `CACHE_MAX_AGE` in ms, default 90 000; 0 turns the cache off.
+    pub cache_max_age: Duration,
+    /// `CACHE_MAX_ITEMS`, default 10 000.
+    pub cache_max_items: u64,
+    /// `MAX_PAYLOAD_SIZE_LIMIT` in bytes, default 1 MB.
+    pub max_payload_size: usize,
+    /// `LOG_LEVEL`, default `info`; any `tracing` filter directive.
+    pub log_level: String,
+    vars: HashMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        match Self::from_vars(std::iter::empty::<(String, String)>()) {
+            Ok(config) => config,
+            // Defaults are constants that parse; reaching this is a bug in this file.
+            Err(error) => unreachable!("default configuration is invalid: {error}"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Parses a list of variables; unset framework variables take their defaults.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let parsed = Parser { vars: &vars };
+        Ok(Self {
+            host: parsed.parse("EA_HOST", IpAddr::from([0, 0, 0, 0]))?,
+            port: parsed.parse("EA_PORT", 8080)?,
+            api_timeout: parsed.millis("API_TIMEOUT", 30_000)?,
+            cache_type: parsed.cache_type()?,
+            cache_max_age: Duration::from_millis(parsed.parse("CACHE_MAX_AGE", 90_000)?),
+            cache_max_items: parsed.parse("CACHE_MAX_ITEMS", 10_000)?,
+            max_payload_size: parsed.parse("MAX_PAYLOAD_SIZE_LIMIT", 1_000_000)?,
+            log_level: parsed.log_level()?,
+            vars,
+        })
+    }
+
+    /// A variable the adapter cannot start without (e.g. `API_KEY`).
+    pub fn required(&self, variable: &str) -> Result<String, ConfigError> {
+        self.optional(variable).ok_or_else(|| ConfigError::Missing {
+            variable: variable.to_owned(),
+        })
+    }
+
+    /// A variable that may be unset; empty counts as unset.
+    pub fn optional(&self, variable: &str) -> Option<String> {
+        Parser { vars: &self.vars }.get(variable).map(str::to_owned)
+    }
+}
+
+struct Parser<'a> {
+    vars: &'a HashMap<String, String>,
+}
+
+impl Parser<'_> {
+    // Empty values count as unset because container env files often declare `VAR=`.
+    fn get(&self, variable: &str) -> Option<&str> {
+        self.vars
+            .get(variable)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(&self, variable: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(variable) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: value.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn millis(&self, variable: &str, default: u64) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parse(variable, default)?;
+        if ms == 0 {
+            return Err(ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: "0".to_owned(),
+                reason: "must be at least 1 ms".to_owned(),
+            });
+        }
+        Ok(Duration::from_millis(ms))
+    }
+
+    fn log_level(&self) -> Result<String, ConfigError> {
+        let level = self.get("LOG_LEVEL").unwrap_or("info");
+        match tracing_subscriber::EnvFilter::try_new(level) {
+            Ok(_) => Ok(level.to_owned()),
+            Err(e) => Err(ConfigError::Invalid {
+                variable: "LOG_LEVEL".to_owned(),
+                value: level.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn cache_type(&self) -> Result<CacheType, ConfigError> {
+        match self
+            .get("CACHE_TYPE")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("local") => Ok(CacheType::Local),
+            Some(other) => Err(ConfigError::Invalid {
+                variable: "CACHE_TYPE".to_owned(),
+                value: other.to_owned(),
+                reason: "only `local` is supported by this version".to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(vars.iter().copied())
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&[]).expect("empty environment is valid");
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.host, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(config.api_timeout, Duration::from_secs(30));
+        assert_eq!(config.cache_max_age, Duration::from_secs(90));
+        assert_eq!(config.cache_max_items, 10_000);
+        assert_eq!(config.max_payload_size, 1_000_000);
+        assert_eq!(config.log_level, "info");
+        assert_eq!(config.cache_type, CacheType::Local);
+    }
+
+    #[test]
+    fn values_are_read() {
+        let config = parse(&[
+            ("EA_PORT", "9000"),
+            ("EA_HOST", "127.0.0.1"),
+            ("API_TIMEOUT", "250"),
+            ("CACHE_MAX_AGE", "0"),
+            ("CACHE_MAX_ITEMS", "5"),
+            ("MAX_PAYLOAD_SIZE_LIMIT", "64"),
+            ("LOG_LEVEL", "debug"),
+            ("API_KEY", "secret"),
+        ])
+        .expect("valid");
+        assert_eq!(config.port, 9000);
+        assert_eq!(config.host, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(config.api_timeout, Duration::from_millis(250));
+        assert_eq!(config.cache_max_age, Duration::ZERO);
+        assert_eq!(config.cache_max_items, 5);
+        assert_eq!(config.max_payload_size, 64);
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(config.required("API_KEY").as_deref(), Ok("secret"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (variable, value) in [
+            ("EA_PORT", "eighty"),
+            ("EA_PORT", "70000"),
+            ("EA_HOST", "not-an-ip"),
+            ("API_TIMEOUT", "-1"),
+            ("API_TIMEOUT", "0"),
+            ("CACHE_MAX_AGE", "1.5"),
+            ("CACHE_MAX_ITEMS", "many"),
+            ("MAX_PAYLOAD_SIZE_LIMIT", "1MB"),
+            ("CACHE_TYPE", "redis"),
+            ("LOG_LEVEL", "adapter=loud"),
+        ] {
+            let error = parse(&[(variable, value)]).expect_err(variable);
+            assert_eq!(error.variable(), variable);
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+    }
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let config = parse(&[("API_KEY", "  ")]).expect("valid");
+        let error = config.required("API_KEY").expect_err("blank is unset");
+        assert_eq!(
+            error.to_string(),
+            "environment variable API_KEY is required but not set"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! A framework for *external adapters*: HTTP services that take a node's bridge request,
+//! call a data provider with the provider's API key, and answer in the bridge protocol
+//! (`shared/spec/bridge.md`).
+//!
+//! A complete adapter: one endpoint, `price` (alias `crypto`), with parameters `coin`
+//! (alias `base`) and `market` (default `USD`, one of `USD`/`EUR`), answered by
+//! `GET {API_URL}/price?symbol=ETH&convert=USD` with the provider's key in a header.
+//!
+//! ```no_run
+//! use offchain_adapter::{Adapter, AdapterError, Config, HttpEndpoint, Output, StartError};
+//! use serde::{Deserialize, Serialize};
+//! use serde_json::Value;
+//!
+//! #[derive(Deserialize, Serialize)]
+//! struct PriceParams {
+//!     #[serde(alias = "base")]
+//!     coin: String,
+//!     #[serde(default = "usd")]
+//!     market: String,
+//! }
+//!
+//! fn usd() -> String {
+//!     "USD".into()
+//! }
+//!
+//! struct Price {
+//!     api_url: String,
+//!     api_key: String,
+//! }
+//!
+//! impl HttpEndpoint for Price {
+//!     type Params = PriceParams;
+//!
+//!     fn validate(&self, p: &PriceParams) -> Result<(), AdapterError> {
+//!         AdapterError::check_allowed("market", &p.market, &["USD", "EUR"])
+//!     }
+//!
+//!     fn request(&self, http: &reqwest::Client, p: &PriceParams) -> reqwest::RequestBuilder {
+//!         http.get(format!("{}/price", self.api_url))
+//!             .query(&[("symbol", &p.coin), ("convert", &p.market)])
+//!             .header("X-Api-Key", &self.api_key)
+//!     }
+//!
+//!     fn parse(&self, _p: &PriceParams, body: Value) -> Result<Output, AdapterError> {
+//!         let price = body.get("price").cloned().ok_or_else(|| AdapterError::Provider {
+//!             provider_status_code: None,
+//!             message: "answer has no `price`".into(),
+//!         })?;
+//!         Ok(Output::new(price))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), StartError> {
+//!     let config = Config::from_env()?; // EA_PORT, API_TIMEOUT, CACHE_MAX_AGE, ...
+//!     let price = Price { api_url: config.required("API_URL")?, api_key: config.required("API_KEY")? };
+//!     Adapter::new("example")
+//!         .http_endpoint(&["price", "crypto"], price)
+//!         .default_endpoint("price")
+//!         .serve(config)
+//!         .await
+//! }
+//! ```
+//!
+//! `curl -d '{"id": "1", "data": {"base": "ETH"}}' localhost:8080` then answers
+//! `{"jobRunID": "1", "data": {"result": 467.85}, "result": 467.85, "statusCode": 200, …}`.
+//!
+//! # What the framework does for you
+//! - Picks the endpoint from `endpoint` or `data.endpoint` (case-insensitive names and
+//!   aliases; the default endpoint when none is given; unknown → 404).
+//! - Parses `data` into your parameter struct: serde `alias` and `default` work; a missing or
+//!   invalid parameter is a 400 whose message names it. `validate` adds checks serde cannot.
+//! - Caches answers by endpoint and normalized parameters ([`cache`]), coalesces identical
+//!   in-flight requests, never caches errors.
+//! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
+//!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
+//!   ([`AdapterError`]).
+//! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
+//!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
+//!   gracefully on SIGINT/SIGTERM ([`Adapter::serve`]).
+//!
+//! For sources other than one HTTP call, implement [`Endpoint`] (an async `fetch`) and add
+//! it with [`Adapter::endpoint`].
+//!
+//! # Testing an adapter
+//! [`testing`] starts the adapter on an ephemeral port against a mock provider:
+//!
+//! ```
+//! # use offchain_adapter::{Adapter, AdapterError, HttpEndpoint, Output};
+//! # use serde::{Deserialize, Serialize};
+//! # use serde_json::Value;
+//! # #[derive(Deserialize, Serialize)]
+//! # struct PriceParams { #[serde(alias = "base")] coin: String }
+//! # struct Price { api_url: String }
+//! # impl HttpEndpoint for Price {
+//! #     type Params = PriceParams;
+//! #     fn request(&self, http: &reqwest::Client, p: &PriceParams) -> reqwest::RequestBuilder {
+//! #         http.get(format!("{}/price", self.api_url)).query(&[("symbol", &p.coin)])
+//! #     }
+//! #     fn parse(&self, _p: &PriceParams, body: Value) -> Result<Output, AdapterError> {
+//! #         Ok(Output::new(body["price"].clone()))
+//! #     }
+//! # }
+//! use axum::{Json, Router, routing::get};
+//! use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let provider = MockUpstream::start(
+//!     Router::new().route("/price", get(|| async { Json(json!({"price": 467.85})) })),
+//! )
+//! .await;
+//! let price = Price { api_url: provider.url().to_owned() };
+//! let adapter = Adapter::new("example").http_endpoint(&["price"], price).default_endpoint("price");
+//! let ea = TestAdapter::start(adapter, test_config(&[])).await;
+//!
+//! let answer = ea.request(json!({"id": "7", "data": {"base": "ETH"}})).await;
+//! assert_eq!((answer.status, &answer.body["result"]), (200, &json!(467.85)));
+//! let missing = ea.request(json!({"data": {}})).await;
+//! assert_eq!(missing.body["error"]["message"], "missing required parameter `coin`");
+//! assert_eq!(provider.hits(), 1);
+//! # }
+//! ```
+//!
+//! # Modules
+//! [`protocol`] holds the wire types alone (no HTTP framework types), so the node's bridge
+//! task can use them as the client side. This crate has no feature flags.
+
+pub mod cache;
+pub mod config;
+pub mod endpoint;
+pub mod error;
+pub mod protocol;
+pub mod server;
+pub mod testing;
+pub mod upstream;
+
+pub use config::{Config, ConfigError};
+pub use endpoint::{Context, Endpoint, Http, HttpEndpoint, Output, Params};
+pub use error::AdapterError;
+pub use protocol::{AdapterRequest, AdapterResponse};
+pub use server::{Adapter, StartError};

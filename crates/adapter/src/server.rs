@@ -1,0 +1,404 @@
+//! The [`Adapter`] builder and its HTTP server (`POST /`, `GET /health`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::cache::{Cache, LocalCache, NoCache, cache_key};
+use crate::config::{CacheType, Config, ConfigError};
+use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
+use crate::error::AdapterError;
+use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
+
+/// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
+/// is reported by the HTTP client (with its own message) rather than by this guard.
+const ADAPTER_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Why an adapter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("adapter definition: {0}")]
+    Definition(String),
+    #[error("could not build the HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("could not listen on {addr} (EA_HOST/EA_PORT): {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// An adapter: a name, named endpoints and a default endpoint.
+pub struct Adapter {
+    name: String,
+    endpoints: Vec<(Vec<String>, Arc<dyn DynEndpoint>)>,
+    default_endpoint: Option<String>,
+}
+
+impl Adapter {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            endpoints: Vec::new(),
+            default_endpoint: None,
+        }
+    }
+
+    /// Adds an endpoint under `names`: the first is its canonical name (used in cache
+    /// keys), the rest are aliases. Names match case-insensitively.
+    pub fn endpoint<E: Endpoint>(mut self, names: &[&str], endpoint: E) -> Self {
+        let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        self.endpoints.push((names, Arc::new(Erased(endpoint))));
+        self
+    }
+
+    /// Adds an endpoint answered by one HTTP call (see [`HttpEndpoint`]).
+    pub fn http_endpoint<E: HttpEndpoint>(self, names: &[&str], endpoint: E) -> Self {
+        self.endpoint(names, Http(endpoint))
+    }
+
+    /// The endpoint used when a request names none.
+    pub fn default_endpoint(mut self, name: &str) -> Self {
+        self.default_endpoint = Some(name.to_ascii_lowercase());
+        self
+    }
+
+    /// The adapter's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The axum router serving this adapter, for embedding or tests.
+    pub fn router(self, config: &Config) -> Result<Router, StartError> {
+        let shared = Arc::new(Shared::new(self, config)?);
+        Ok(Router::new()
+            .route("/", post(answer_request).fallback(method_not_allowed))
+            .route("/health", get(health))
+            .fallback(unknown_route)
+            .layer(DefaultBodyLimit::max(config.max_payload_size))
+            .with_state(shared))
+    }
+
+    /// Serves on `EA_HOST:EA_PORT` until SIGINT or SIGTERM, with JSON logs at `LOG_LEVEL`.
+    pub async fn serve(self, config: Config) -> Result<(), StartError> {
+        init_logging(&config)?;
+        // Only fails when a provider is already installed, which is what we want anyway.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let name = self.name.clone();
+        let router = self.router(&config)?;
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        tracing::info!(adapter = %name, %addr, "listening");
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(StartError::Serve)?;
+        tracing::info!(adapter = %name, "stopped");
+        Ok(())
+    }
+}
+
+fn init_logging(config: &Config) -> Result<(), StartError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).map_err(|e| {
+        ConfigError::Invalid {
+            variable: "LOG_LEVEL".to_owned(),
+            value: config.log_level.clone(),
+            reason: e.to_string(),
+        }
+    })?;
+    // A subscriber set by an embedding program or a test wins; that is not an error.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .try_init();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+struct Route {
+    canonical: String,
+    endpoint: Arc<dyn DynEndpoint>,
+}
+
+struct Shared {
+    routes: HashMap<String, Arc<Route>>,
+    default_route: Option<Arc<Route>>,
+    context: Context,
+    cache: Arc<dyn Cache>,
+    adapter_timeout: Duration,
+    max_payload_size: usize,
+    next_request_id: AtomicU64,
+}
+
+impl Shared {
+    fn new(adapter: Adapter, config: &Config) -> Result<Self, StartError> {
+        let mut routes = HashMap::new();
+        for (names, endpoint) in adapter.endpoints {
+            let Some(canonical) = names.first().cloned() else {
+                return Err(StartError::Definition("an endpoint has no name".to_owned()));
+            };
+            let route = Arc::new(Route {
+                canonical,
+                endpoint,
+            });
+            for name in names {
+                if routes.insert(name.clone(), route.clone()).is_some() {
+                    return Err(StartError::Definition(format!(
+                        "endpoint name `{name}` is used twice"
+                    )));
+                }
+            }
+        }
+        let default_route = match adapter.default_endpoint {
+            None => None,
+            Some(name) => Some(routes.get(&name).cloned().ok_or_else(|| {
+                StartError::Definition(format!("default endpoint `{name}` is not defined"))
+            })?),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.api_timeout)
+            .build()?;
+        let cache: Arc<dyn Cache> = match config.cache_type {
+            _ if config.cache_max_age.is_zero() => Arc::new(NoCache),
+            CacheType::Local => Arc::new(LocalCache::new(
+                config.cache_max_items,
+                config.cache_max_age,
+            )),
+        };
+        Ok(Self {
+            routes,
+            default_route,
+            context: Context { http },
+            cache,
+            adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
+            max_payload_size: config.max_payload_size,
+            next_request_id: AtomicU64::new(1),
+        })
+    }
+
+    fn route(&self, name: Option<&str>) -> Result<&Arc<Route>, AdapterError> {
+        match name {
+            Some(name) => self
+                .routes
+                .get(&name.to_ascii_lowercase())
+                .ok_or_else(|| AdapterError::UnknownEndpoint(name.to_owned())),
+            None => self.default_route.as_ref().ok_or_else(|| AdapterError::Input {
+                param: Some("endpoint".to_owned()),
+                message: "missing required parameter `endpoint`: this adapter has no default endpoint"
+                    .to_owned(),
+            }),
+        }
+    }
+
+    fn request_id(&self, headers: &HeaderMap) -> String {
+        headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                format!("{:x}", self.next_request_id.fetch_add(1, Ordering::Relaxed))
+            })
+    }
+
+    async fn resolve(&self, request: &AdapterRequest) -> Result<AdapterResponse, AdapterError> {
+        let route = self.route(request.endpoint_name())?;
+        tracing::Span::current().record("endpoint", route.canonical.as_str());
+        let (params, fetch) = route
+            .endpoint
+            .clone()
+            .prepare(&self.context, &request.data)?;
+        let key = cache_key(&route.canonical, &params);
+        let resolved =
+            tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
+                .await
+                .map_err(|_| {
+                    AdapterError::Timeout("the adapter did not get an answer in time".to_owned())
+                })??;
+        Ok(AdapterResponse::success(
+            request.job_run_id(),
+            resolved.result.clone(),
+            resolved.data.clone(),
+            resolved.timestamps,
+            json!({}),
+        ))
+    }
+}
+
+async fn answer_request(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request_id = shared.request_id(&headers);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, endpoint = tracing::field::Empty);
+    let started = Instant::now();
+    let response = answer(&shared, body).instrument(span.clone()).await;
+    let status = response.status_code();
+    span.in_scope(|| {
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(status, elapsed_ms, "answered");
+        } else {
+            tracing::info!(status, elapsed_ms, "answered");
+        }
+    });
+    let mut http = json_response(&response);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        http.headers_mut().insert("x-request-id", value);
+    }
+    http
+}
+
+async fn answer(shared: &Shared, body: Result<Bytes, BytesRejection>) -> AdapterResponse {
+    let job_run_id = || DEFAULT_JOB_RUN_ID.to_owned();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return AdapterError::PayloadTooLarge {
+                limit: shared.max_payload_size,
+            }
+            .to_response(job_run_id());
+        }
+        Err(rejection) => {
+            return AdapterError::Input {
+                param: None,
+                message: format!("could not read the request body: {rejection}"),
+            }
+            .to_response(job_run_id());
+        }
+    };
+    let request: AdapterRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return AdapterError::Input {
+                param: None,
+                message: format!("request body is not a valid adapter request: {e}"),
+            }
+            .to_response(job_run_id());
+        }
+    };
+    match shared.resolve(&request).await {
+        Ok(response) => response,
+        Err(error) => error.to_response(request.job_run_id()),
+    }
+}
+
+fn json_response(response: &AdapterResponse) -> Response {
+    let status =
+        StatusCode::from_u16(response.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(response)).into_response()
+}
+
+async fn health() -> axum::Json<Value> {
+    axum::Json(json!({"status": "OK"}))
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    let error = AdapterError::MethodNotAllowed(method.to_string());
+    json_response(&error.to_response(DEFAULT_JOB_RUN_ID.to_owned()))
+}
+
+async fn unknown_route(uri: axum::http::Uri) -> Response {
+    json_response(
+        &AdapterError::UnknownEndpoint(uri.path().to_owned())
+            .to_response(DEFAULT_JOB_RUN_ID.to_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::Output;
+
+    struct Fixed;
+
+    impl Endpoint for Fixed {
+        type Params = serde_json::Map<String, Value>;
+
+        async fn fetch(&self, _: &Context, _: Self::Params) -> Result<Output, AdapterError> {
+            Ok(Output::new(1))
+        }
+    }
+
+    fn definition_error(adapter: Adapter) -> String {
+        match adapter.router(&Config::default()) {
+            Err(StartError::Definition(message)) => message,
+            Err(other) => panic!("definition error expected, got {other}"),
+            Ok(_) => panic!("definition error expected, got a router"),
+        }
+    }
+
+    #[test]
+    fn names_are_unique_case_insensitively() {
+        let adapter = Adapter::new("t")
+            .endpoint(&["price"], Fixed)
+            .endpoint(&["volume", "PRICE"], Fixed);
+        assert_eq!(
+            definition_error(adapter),
+            "endpoint name `price` is used twice"
+        );
+    }
+
+    #[test]
+    fn default_endpoint_must_exist() {
+        let adapter = Adapter::new("t")
+            .endpoint(&["price"], Fixed)
+            .default_endpoint("volume");
+        assert_eq!(
+            definition_error(adapter),
+            "default endpoint `volume` is not defined"
+        );
+    }
+
+    #[test]
+    fn endpoints_need_a_name() {
+        assert_eq!(
+            definition_error(Adapter::new("t").endpoint(&[], Fixed)),
+            "an endpoint has no name"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! Testing kit: run an adapter on an ephemeral port against a mocked upstream.
+//!
+//! ```no_run
+//! # async fn demo(adapter: offchain_adapter::Adapter) {
+//! use axum::{Json, Router, routing::get};
+//! use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config};
+//! use serde_json::json;
+//!
+//! let upstream = MockUpstream::start(
+//!     Router::new().route("/api", get(|| async { Json(json!({"price": 1.5})) })),
+//! )
+//! .await;
+//! let config = test_config(&[("API_URL", upstream.url())]);
+//! let ea = TestAdapter::start(adapter, config).await;
+//! let answer = ea.request(json!({"data": {"coin": "ETH"}})).await;
+//! assert_eq!(answer.status, 200);
+//! assert_eq!(upstream.hits(), 1);
+//! # }
+//! ```
+//!
+//! Helpers panic with a message instead of returning errors: they are for tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::server::Adapter;
+
+/// A configuration for tests: defaults plus `vars`, listening on 127.0.0.1.
+pub fn test_config(vars: &[(&str, &str)]) -> Config {
+    let mut all = vec![("EA_HOST", "127.0.0.1"), ("EA_PORT", "0")];
+    all.extend_from_slice(vars);
+    match Config::from_vars(all) {
+        Ok(config) => config,
+        Err(error) => panic!("test configuration is invalid: {error}"),
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that stops when dropped.
+struct Server {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn start(router: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind a test port: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            addr,
+            shutdown: Some(shutdown),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A fake data provider that counts the requests it gets.
+pub struct MockUpstream {
+    server: Server,
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl MockUpstream {
+    /// Serves `router` and counts every request to it.
+    pub async fn start(router: Router) -> Self {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let router = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move { next.run(request).await }
+        }));
+        let server = Server::start(router).await;
+        let url = format!("http://{}", server.addr);
+        Self { server, url, hits }
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+}
+
+/// A URL on which nothing listens (a port bound and released), for "unreachable" tests.
+pub async fn unreachable_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("cannot bind a test port: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// An answer from the adapter under test.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub body: Value,
+    /// `Content-Type` header.
+    pub content_type: Option<String>,
+    /// All response headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+/// An adapter running on an ephemeral port; stops when dropped.
+pub struct TestAdapter {
+    server: Server,
+    url: String,
+    client: reqwest::Client,
+}
+
+impl TestAdapter {
+    /// Starts `adapter` with `config` (its host and port are ignored).
+    pub async fn start(adapter: Adapter, config: Config) -> Self {
+        let router = adapter
+            .router(&config)
+            .unwrap_or_else(|e| panic!("adapter does not start: {e}"));
+        let server = Server::start(router).await;
+        let url = format!("http://{}", server.addr);
+        Self {
+            server,
+            url,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Base URL of the adapter.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// `POST /` with a JSON body.
+    pub async fn request(&self, body: Value) -> TestResponse {
+        self.post_bytes(body.to_string().into_bytes()).await
+    }
+
+    /// `POST /` with any bytes as the body.
+    pub async fn post_bytes(&self, body: Vec<u8>) -> TestResponse {
+        let request = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body);
+        into_test_response(request.send().await).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        into_test_response(self.client.get(format!("{}{path}", self.url)).send().await).await
+    }
+}
+
+async fn into_test_response(sent: reqwest::Result<reqwest::Response>) -> TestResponse {
+    let response = sent.unwrap_or_else(|e| panic!("adapter did not answer: {e}"));
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let headers = response.headers().clone();
+    let bytes = response
+        .bytes()
+        .await
+        .unwrap_or_else(|e| panic!("adapter body could not be read: {e}"));
+    TestResponse {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        content_type,
+        headers,
+    }
+}

@@ -1,0 +1,89 @@
+//! Calling the data provider over HTTP and mapping its failures to [`AdapterError`].
+
+use serde_json::Value;
+
+use crate::error::AdapterError;
+
+/// Longest upstream error text copied into an error message.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Sends `request` and returns its JSON body.
+///
+/// Non-2xx → 502 with `providerStatusCode` and the provider's message; connection failure →
+/// 502; timeout → 504; a 2xx body that is not JSON → 502.
+pub async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, AdapterError> {
+    let response = request.send().await.map_err(transport_error)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(transport_error)?;
+    if !status.is_success() {
+        return Err(AdapterError::Provider {
+            provider_status_code: Some(status.as_u16()),
+            message: provider_message(status.as_u16(), &body),
+        });
+    }
+    serde_json::from_slice(&body).map_err(|e| AdapterError::Provider {
+        provider_status_code: None,
+        message: format!("data provider answered with a body that is not JSON: {e}"),
+    })
+}
+
+fn transport_error(error: reqwest::Error) -> AdapterError {
+    if error.is_timeout() {
+        AdapterError::Timeout("data provider did not answer within API_TIMEOUT".to_owned())
+    } else {
+        // The URL may hold credentials in its query; reqwest's text includes it.
+        AdapterError::Connection(format!(
+            "could not reach the data provider: {}",
+            error.without_url()
+        ))
+    }
+}
+
+/// The provider's own error text when it sends one (`error.message`, `message`, `error`),
+/// else the start of the raw body.
+fn provider_message(status: u16, body: &[u8]) -> String {
+    let from_json = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        let text = v
+            .pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("error"))
+            .and_then(Value::as_str)?;
+        Some(text.to_owned())
+    });
+    let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    if text.is_empty() {
+        format!("data provider answered with HTTP {status}")
+    } else {
+        text.chars().take(MAX_MESSAGE_CHARS).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_messages() {
+        assert_eq!(
+            provider_message(
+                503,
+                br#"{"error":{"message":"The endpoint is under maintenance."}}"#
+            ),
+            "The endpoint is under maintenance."
+        );
+        assert_eq!(
+            provider_message(400, br#"{"message":"bad coin"}"#),
+            "bad coin"
+        );
+        assert_eq!(provider_message(401, br#"{"error":"no key"}"#), "no key");
+        assert_eq!(provider_message(500, b"  oops "), "oops");
+        assert_eq!(
+            provider_message(502, b""),
+            "data provider answered with HTTP 502"
+        );
+        assert_eq!(
+            provider_message(500, &[b'x'; 1000]).len(),
+            MAX_MESSAGE_CHARS
+        );
+    }
+}
