@@ -132,7 +132,9 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod protocol;
+pub mod redis_cache;
 pub mod server;
+pub mod single_flight;
 pub mod testing;
 pub mod upstream;
 
