@@ -10,6 +10,11 @@
 //! - Redis must answer at start-up ([`RedisCache::connect`] fails otherwise). Later Redis
 //!   failures are logged as warnings and the request goes upstream: the cache never takes
 //!   the adapter down. The connection reconnects by itself.
+//! - A stored value this version cannot read (written by another version of the framework)
+//!   counts as a miss and is overwritten.
+//! - `CACHE_MAX_ITEMS` does not apply: Redis's own `maxmemory` policy bounds its size.
+//! - Instances share answers when they use the same Redis, database and adapter name.
+//!   `rediss://` (TLS) is not built in; `CACHE_REDIS_URL` rejects it at start-up.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -202,6 +202,48 @@ async fn concurrent_identical_requests_on_one_instance_are_coalesced() {
     assert_eq!(upstream.hits(), 1);
 }
 
+#[tokio::test]
+async fn an_unreadable_stored_value_is_a_miss_and_is_overwritten() {
+    if !redis_is_running().await {
+        return;
+    }
+    let upstream = provider().await;
+    let name = unique_name("corrupt");
+    let key = format!(
+        "{name}:{}",
+        offchain_adapter::cache::cache_key("price", &json!({"coin": "ETH"}))
+    );
+    let mut redis = redis::Client::open(REDIS_URL)
+        .and_then(|client| client.get_connection())
+        .expect("connect to Redis");
+    let _: () = redis::cmd("PSETEX")
+        .arg(&key)
+        .arg(60_000)
+        .arg("not json")
+        .query(&mut redis)
+        .expect("store a bad value");
+
+    let a = redis_adapter(&name, &upstream, REDIS_URL, "60000").await;
+    let answer = a.request(eth()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(upstream.hits(), 1);
+    let b = redis_adapter(&name, &upstream, REDIS_URL, "60000").await;
+    assert_eq!(b.request(eth()).await.status, 200);
+    assert_eq!(
+        upstream.hits(),
+        1,
+        "the bad value was replaced by the answer"
+    );
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query(&mut redis)
+        .expect("PTTL");
+    assert!(
+        ttl > 0 && ttl <= 60_000,
+        "stored with CACHE_MAX_AGE as TTL: {ttl}"
+    );
+}
+
 /// A TCP proxy to Redis that can be cut: open connections are closed and new ones refused.
 struct RedisProxy {
     url: String,
@@ -308,6 +350,7 @@ async fn bad_cache_settings_name_the_variable() {
         ("CACHE_TYPE", "memcached"),
         ("CACHE_REDIS_URL", "http://127.0.0.1:6379"),
         ("CACHE_REDIS_URL", "redis://"),
+        ("CACHE_REDIS_URL", "rediss://127.0.0.1:6379"),
     ] {
         let mut vars: HashMap<&str, &str> = HashMap::from([("CACHE_TYPE", "redis")]);
         vars.insert(variable, value);
