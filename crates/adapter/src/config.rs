@@ -58,7 +58,7 @@ pub struct Config {
     pub cache_redis_url: String,
     /// `CACHE_MAX_AGE` in ms, default 90 000; 0 turns the cache off.
     pub cache_max_age: Duration,
-    /// `CACHE_MAX_ITEMS`, default 10 000.
+    /// `CACHE_MAX_ITEMS`, default 10 000 (the local cache only; Redis bounds itself).
     pub cache_max_items: u64,
     /// `MAX_PAYLOAD_SIZE_LIMIT` in bytes, default 1 MB.
     pub max_payload_size: usize,

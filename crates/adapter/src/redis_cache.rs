@@ -125,15 +125,23 @@ async fn lookup_or_fetch(
     max_age: Duration,
     fetch: Fetch,
 ) -> Outcome {
-    match read(&mut connection, &key).await {
+    let store = match read(&mut connection, &key).await {
         Ok(Some(resolved)) => return Ok(Arc::new(resolved)),
-        Ok(None) => {}
-        Err(error) => tracing::warn!(%key, %error, "cache read failed; asking upstream"),
-    }
+        Ok(None) => true,
+        Err(error @ RedisCacheError::Decode(_)) => {
+            tracing::warn!(%key, %error, "unreadable cache entry; asking upstream and replacing it");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%key, %error, "cache read failed; asking upstream");
+            // Redis just failed: a write would most likely wait out a timeout too.
+            false
+        }
+    };
     let resolved = fetch.await?;
     // Awaited rather than spawned so that once this instance has answered, every instance
     // finds the answer.
-    if let Err(error) = write(&mut connection, &key, &resolved, max_age).await {
+    if store && let Err(error) = write(&mut connection, &key, &resolved, max_age).await {
         tracing::warn!(%key, %error, "cache write failed; the answer is not shared");
     }
     Ok(Arc::new(resolved))
