@@ -187,6 +187,27 @@ mod binary {
         assert!(stderr.contains("EA_PORT"), "{stderr}");
     }
 
+    #[test]
+    fn unreachable_redis_stops_start_up() {
+        // A port bound and released: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let output = Command::new(BIN)
+            .env_clear()
+            .env("API_URL", "http://127.0.0.1:1")
+            .env("API_KEY", "k")
+            .env("EA_PORT", "0")
+            .env("CACHE_TYPE", "redis")
+            .env("CACHE_REDIS_URL", format!("redis://127.0.0.1:{port}"))
+            .output()
+            .expect("binary runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("CACHE_REDIS_URL"), "{stderr}");
+    }
+
     #[cfg(unix)]
     #[test]
     fn sigterm_shuts_down_gracefully() {

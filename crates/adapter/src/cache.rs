@@ -1,6 +1,7 @@
 //! The answer cache: a [`Cache`] trait, the in-process [`LocalCache`], and cache keys.
 //!
-//! A shared (Redis) cache implements the same trait; the server only sees `dyn Cache`.
+//! The shared [`RedisCache`](crate::redis_cache::RedisCache) implements the same trait; the
+//! server only sees `dyn Cache`.
 
 use std::future::Future;
 use std::pin::Pin;

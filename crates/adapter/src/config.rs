@@ -35,7 +35,12 @@ impl ConfigError {
 pub enum CacheType {
     /// In-process, bounded, with a TTL.
     Local,
+    /// In Redis at `CACHE_REDIS_URL`, shared by every instance using it.
+    Redis,
 }
+
+/// `CACHE_REDIS_URL` when unset.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The framework's settings, plus every variable so adapters can read their own
 /// (`API_URL`, `API_KEY`, …) through [`Config::required`] and [`Config::optional`].
@@ -47,11 +52,13 @@ pub struct Config {
     pub port: u16,
     /// `API_TIMEOUT` in ms, default 30 000: bounds each upstream call.
     pub api_timeout: Duration,
-    /// `CACHE_TYPE`: `local` (default). `redis` is not available yet.
+    /// `CACHE_TYPE`: `local` (default) or `redis`.
     pub cache_type: CacheType,
+    /// `CACHE_REDIS_URL`, default `redis://127.0.0.1:6379`; used when `CACHE_TYPE=redis`.
+    pub cache_redis_url: String,
     /// `CACHE_MAX_AGE` in ms, default 90 000; 0 turns the cache off.
     pub cache_max_age: Duration,
-    /// `CACHE_MAX_ITEMS`, default 10 000.
+    /// `CACHE_MAX_ITEMS`, default 10 000 (the local cache only; Redis bounds itself).
     pub cache_max_items: u64,
     /// `MAX_PAYLOAD_SIZE_LIMIT` in bytes, default 1 MB.
     pub max_payload_size: usize,
@@ -93,6 +100,7 @@ impl Config {
             port: parsed.parse("EA_PORT", 8080)?,
             api_timeout: parsed.millis("API_TIMEOUT", 30_000)?,
             cache_type: parsed.cache_type()?,
+            cache_redis_url: parsed.redis_url()?,
             cache_max_age: Duration::from_millis(parsed.parse("CACHE_MAX_AGE", 90_000)?),
             cache_max_items: parsed.parse("CACHE_MAX_ITEMS", 10_000)?,
             max_payload_size: parsed.parse("MAX_PAYLOAD_SIZE_LIMIT", 1_000_000)?,
@@ -173,12 +181,36 @@ impl Parser<'_> {
             .as_deref()
         {
             None | Some("local") => Ok(CacheType::Local),
+            Some("redis") => Ok(CacheType::Redis),
             Some(other) => Err(ConfigError::Invalid {
                 variable: "CACHE_TYPE".to_owned(),
                 value: other.to_owned(),
-                reason: "only `local` is supported by this version".to_owned(),
+                reason: "must be `local` or `redis`".to_owned(),
             }),
         }
+    }
+
+    // Checked even when CACHE_TYPE is local, so a typo is caught before anyone switches.
+    fn redis_url(&self) -> Result<String, ConfigError> {
+        let url = self.get("CACHE_REDIS_URL").unwrap_or(DEFAULT_REDIS_URL);
+        match redis::Client::open(url) {
+            Ok(_) => Ok(url.to_owned()),
+            Err(e) => Err(ConfigError::Invalid {
+                variable: "CACHE_REDIS_URL".to_owned(),
+                value: without_credentials(url),
+                reason: format!("{e} (expected e.g. redis://host:6379/0)"),
+            }),
+        }
+    }
+}
+
+/// `url` with any `user:password@` replaced, for error messages.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -201,6 +233,7 @@ mod tests {
         assert_eq!(config.max_payload_size, 1_000_000);
         assert_eq!(config.log_level, "info");
         assert_eq!(config.cache_type, CacheType::Local);
+        assert_eq!(config.cache_redis_url, DEFAULT_REDIS_URL);
     }
 
     #[test]
@@ -237,13 +270,34 @@ mod tests {
             ("CACHE_MAX_AGE", "1.5"),
             ("CACHE_MAX_ITEMS", "many"),
             ("MAX_PAYLOAD_SIZE_LIMIT", "1MB"),
-            ("CACHE_TYPE", "redis"),
+            ("CACHE_TYPE", "memcached"),
+            ("CACHE_REDIS_URL", "http://127.0.0.1:6379"),
+            ("CACHE_REDIS_URL", "not a url"),
             ("LOG_LEVEL", "adapter=loud"),
         ] {
             let error = parse(&[(variable, value)]).expect_err(variable);
             assert_eq!(error.variable(), variable);
             assert!(error.to_string().contains(variable), "{error}");
         }
+    }
+
+    #[test]
+    fn redis_cache_settings() {
+        let config = parse(&[
+            ("CACHE_TYPE", "Redis"),
+            ("CACHE_REDIS_URL", "redis://cache.internal:6380/2"),
+        ])
+        .expect("valid");
+        assert_eq!(config.cache_type, CacheType::Redis);
+        assert_eq!(config.cache_redis_url, "redis://cache.internal:6380/2");
+    }
+
+    #[test]
+    fn redis_url_errors_hide_the_password() {
+        let error = parse(&[("CACHE_REDIS_URL", "http://user:hunter2@cache:6379")])
+            .expect_err("http is not a Redis scheme");
+        assert_eq!(error.variable(), "CACHE_REDIS_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -71,7 +71,9 @@
 //! - Parses `data` into your parameter struct: serde `alias` and `default` work; a missing or
 //!   invalid parameter is a 400 whose message names it. `validate` adds checks serde cannot.
 //! - Caches answers by endpoint and normalized parameters ([`cache`]), coalesces identical
-//!   in-flight requests, never caches errors.
+//!   in-flight requests, never caches errors. In-process by default; with `CACHE_TYPE=redis`
+//!   the answers live in Redis at `CACHE_REDIS_URL` and every instance of the adapter shares
+//!   them ([`redis_cache`]).
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
@@ -132,7 +134,9 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod protocol;
+pub mod redis_cache;
 pub mod server;
+pub mod single_flight;
 pub mod testing;
 pub mod upstream;
 

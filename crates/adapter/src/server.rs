@@ -21,6 +21,7 @@ use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
+use crate::redis_cache::{RedisCache, RedisStartError};
 
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
 /// is reported by the HTTP client (with its own message) rather than by this guard.
@@ -42,6 +43,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Redis(#[from] RedisStartError),
 }
 
 /// An adapter: a name, named endpoints and a default endpoint.
@@ -85,8 +88,11 @@ impl Adapter {
     }
 
     /// The axum router serving this adapter, for embedding or tests.
-    pub fn router(self, config: &Config) -> Result<Router, StartError> {
-        let shared = Arc::new(Shared::new(self, config)?);
+    ///
+    /// Async because a Redis cache (`CACHE_TYPE=redis`) connects here: an unreachable
+    /// Redis stops start-up instead of failing every request.
+    pub async fn router(self, config: &Config) -> Result<Router, StartError> {
+        let shared = Arc::new(Shared::new(self, config).await?);
         Ok(Router::new()
             .route("/", post(answer_request).fallback(method_not_allowed))
             .route("/health", get(health))
@@ -101,7 +107,7 @@ impl Adapter {
         // Only fails when a provider is already installed, which is what we want anyway.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let name = self.name.clone();
-        let router = self.router(&config)?;
+        let router = self.router(&config).await?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -173,7 +179,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(adapter: Adapter, config: &Config) -> Result<Self, StartError> {
+    async fn new(adapter: Adapter, config: &Config) -> Result<Self, StartError> {
         let mut routes = HashMap::new();
         for (names, endpoint) in adapter.endpoints {
             let Some(canonical) = names.first().cloned() else {
@@ -206,6 +212,10 @@ impl Shared {
                 config.cache_max_items,
                 config.cache_max_age,
             )),
+            CacheType::Redis => Arc::new(
+                RedisCache::connect(&config.cache_redis_url, &adapter.name, config.cache_max_age)
+                    .await?,
+            ),
         };
         Ok(Self {
             routes,
@@ -365,7 +375,10 @@ mod tests {
     }
 
     fn definition_error(adapter: Adapter) -> String {
-        match adapter.router(&Config::default()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("test runtime");
+        match runtime.block_on(adapter.router(&Config::default())) {
             Err(StartError::Definition(message)) => message,
             Err(other) => panic!("definition error expected, got {other}"),
             Ok(_) => panic!("definition error expected, got a router"),

@@ -154,6 +154,7 @@ impl TestAdapter {
     pub async fn start(adapter: Adapter, config: Config) -> Self {
         let router = adapter
             .router(&config)
+            .await
             .unwrap_or_else(|e| panic!("adapter does not start: {e}"));
         let server = Server::start(router).await;
         let url = format!("http://{}", server.addr);

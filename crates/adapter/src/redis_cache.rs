@@ -1,0 +1,181 @@
+//! [`RedisCache`]: answers kept in Redis so several adapter instances share them
+//! (`CACHE_TYPE=redis`, `CACHE_REDIS_URL`).
+//!
+//! - Keys are `{adapter name}:{cache_key}`, so adapters sharing one Redis never read each
+//!   other's answers; values are [`Resolved`] as JSON, stored with `PSETEX` for
+//!   `CACHE_MAX_AGE` so Redis expires them.
+//! - Errors are never stored.
+//! - Identical in-flight requests on one instance make one Redis lookup and at most one
+//!   upstream call ([`SingleFlight`]); instances do not coordinate with each other.
+//! - Redis must answer at start-up ([`RedisCache::connect`] fails otherwise). Later Redis
+//!   failures are logged as warnings and the request goes upstream: the cache never takes
+//!   the adapter down. The connection reconnects by itself.
+//! - A stored value this version cannot read (written by another version of the framework)
+//!   counts as a miss and is overwritten.
+//! - `CACHE_MAX_ITEMS` does not apply: Redis's own `maxmemory` policy bounds its size.
+//! - Instances share answers when they use the same Redis, database and adapter name.
+//!   `rediss://` (TLS) is not built in; `CACHE_REDIS_URL` rejects it at start-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::cache::{Cache, Fetch, Resolved};
+use crate::error::AdapterError;
+use crate::single_flight::SingleFlight;
+
+/// How long one Redis command or connection attempt may take before the request goes on
+/// without the cache. Redis answers in well under a millisecond when healthy; this only
+/// bounds what a sick Redis adds to a request.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Reconnection attempts per failure. Few, because requests wait on a reconnect in
+/// progress; the next failing command starts a new one.
+const RECONNECT_RETRIES: usize = 1;
+
+/// Why the Redis cache could not start; the message names `CACHE_REDIS_URL`.
+#[derive(Debug, thiserror::Error)]
+#[error("could not use the Redis cache at CACHE_REDIS_URL ({address}): {source}")]
+pub struct RedisStartError {
+    /// Host and port (or socket path) from the URL, without credentials.
+    pub address: String,
+    #[source]
+    pub source: redis::RedisError,
+}
+
+/// What went wrong with one cache read or write (logged, never returned to a client).
+#[derive(Debug, thiserror::Error)]
+enum RedisCacheError {
+    #[error("Redis command failed: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("Redis did not answer within {REDIS_TIMEOUT:?}")]
+    Timeout,
+    #[error("stored value is not a cached answer: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+type Outcome = Result<Arc<Resolved>, AdapterError>;
+
+/// A [`Cache`] in Redis, shared by every instance configured with the same URL.
+pub struct RedisCache {
+    connection: ConnectionManager,
+    namespace: String,
+    max_age: Duration,
+    in_flight: SingleFlight<Outcome>,
+}
+
+impl RedisCache {
+    /// Connects to `url` and checks that Redis answers. `namespace` (the adapter's name)
+    /// prefixes every key; entries live for `max_age`.
+    pub async fn connect(
+        url: &str,
+        namespace: &str,
+        max_age: Duration,
+    ) -> Result<Self, RedisStartError> {
+        let client = redis::Client::open(url).map_err(|source| RedisStartError {
+            address: "unparsable URL".to_owned(),
+            source,
+        })?;
+        let address = client.get_connection_info().addr().to_string();
+        let failed = |source| RedisStartError {
+            address: address.clone(),
+            source,
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        let mut connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(failed)?;
+        // The connection alone does not prove that the server accepts our commands
+        // (authentication, a proxy in front of nothing).
+        redis::cmd("PING")
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(failed)?;
+        Ok(Self {
+            connection,
+            namespace: namespace.to_owned(),
+            max_age,
+            in_flight: SingleFlight::default(),
+        })
+    }
+
+    /// The Redis key for a [`cache_key`](crate::cache::cache_key).
+    pub fn redis_key(&self, key: &str) -> String {
+        format!("{}:{key}", self.namespace)
+    }
+}
+
+#[async_trait::async_trait]
+impl Cache for RedisCache {
+    async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Outcome {
+        let key = self.redis_key(&key);
+        let work = lookup_or_fetch(self.connection.clone(), key.clone(), self.max_age, fetch);
+        self.in_flight.run(key, work).await
+    }
+}
+
+async fn lookup_or_fetch(
+    mut connection: ConnectionManager,
+    key: String,
+    max_age: Duration,
+    fetch: Fetch,
+) -> Outcome {
+    let store = match read(&mut connection, &key).await {
+        Ok(Some(resolved)) => return Ok(Arc::new(resolved)),
+        Ok(None) => true,
+        Err(error @ RedisCacheError::Decode(_)) => {
+            tracing::warn!(%key, %error, "unreadable cache entry; asking upstream and replacing it");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%key, %error, "cache read failed; asking upstream");
+            // Redis just failed: a write would most likely wait out a timeout too.
+            false
+        }
+    };
+    let resolved = fetch.await?;
+    // Awaited rather than spawned so that once this instance has answered, every instance
+    // finds the answer.
+    if store && let Err(error) = write(&mut connection, &key, &resolved, max_age).await {
+        tracing::warn!(%key, %error, "cache write failed; the answer is not shared");
+    }
+    Ok(Arc::new(resolved))
+}
+
+async fn read(
+    connection: &mut ConnectionManager,
+    key: &str,
+) -> Result<Option<Resolved>, RedisCacheError> {
+    let stored: Option<Vec<u8>> = tokio::time::timeout(REDIS_TIMEOUT, connection.get(key))
+        .await
+        .map_err(|_| RedisCacheError::Timeout)??;
+    match stored {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+    }
+}
+
+async fn write(
+    connection: &mut ConnectionManager,
+    key: &str,
+    resolved: &Resolved,
+    max_age: Duration,
+) -> Result<(), RedisCacheError> {
+    let bytes = serde_json::to_vec(resolved)?;
+    // PSETEX rejects 0; a sub-millisecond age still means "store briefly".
+    let millis = u64::try_from(max_age.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    tokio::time::timeout(
+        REDIS_TIMEOUT,
+        connection.pset_ex::<_, _, ()>(key, bytes, millis),
+    )
+    .await
+    .map_err(|_| RedisCacheError::Timeout)??;
+    Ok(())
+}
