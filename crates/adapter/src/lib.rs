@@ -127,6 +127,7 @@
 //! [`protocol`] holds the wire types alone (no HTTP framework types), so the node's bridge
 //! task can use them as the client side. This crate has no feature flags.
 
+pub mod async_completion;
 pub mod cache;
 pub mod config;
 pub mod endpoint;

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+use crate::async_completion::{Callback, Completer, DeliveryPolicy, answer_or_defer};
 use crate::cache::{Cache, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
@@ -170,6 +171,8 @@ struct Shared {
     adapter_timeout: Duration,
     max_payload_size: usize,
     next_request_id: AtomicU64,
+    /// `ASYNC_AFTER_MS` and the PATCH sender; `None` never goes async.
+    async_mode: Option<(Duration, Completer)>,
 }
 
 impl Shared {
@@ -215,6 +218,16 @@ impl Shared {
             adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
+            async_mode: match config.async_after {
+                None => None,
+                Some(after) => Some((
+                    after,
+                    Completer::new(
+                        config.bridge_response_token.clone(),
+                        DeliveryPolicy::default(),
+                    )?,
+                )),
+            },
         })
     }
 
@@ -241,6 +254,13 @@ impl Shared {
             .unwrap_or_else(|| {
                 format!("{:x}", self.next_request_id.fetch_add(1, Ordering::Relaxed))
             })
+    }
+
+    async fn respond(&self, request: &AdapterRequest) -> AdapterResponse {
+        match self.resolve(request).await {
+            Ok(response) => response,
+            Err(error) => error.to_response(request.job_run_id()),
+        }
     }
 
     async fn resolve(&self, request: &AdapterRequest) -> Result<AdapterResponse, AdapterError> {
@@ -287,13 +307,18 @@ async fn answer_request(
         }
     });
     let mut http = json_response(&response);
+    if matches!(response, AdapterResponse::Pending(_)) {
+        // Some nodes suspend on this header rather than on the body (bridge.md §2).
+        http.headers_mut()
+            .insert("x-chainlink-pending", HeaderValue::from_static("true"));
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         http.headers_mut().insert("x-request-id", value);
     }
     http
 }
 
-async fn answer(shared: &Shared, body: Result<Bytes, BytesRejection>) -> AdapterResponse {
+async fn answer(shared: &Arc<Shared>, body: Result<Bytes, BytesRejection>) -> AdapterResponse {
     let job_run_id = || DEFAULT_JOB_RUN_ID.to_owned();
     let body = match body {
         Ok(body) => body,
@@ -321,9 +346,15 @@ async fn answer(shared: &Shared, body: Result<Bytes, BytesRejection>) -> Adapter
             .to_response(job_run_id());
         }
     };
-    match shared.resolve(&request).await {
-        Ok(response) => response,
-        Err(error) => error.to_response(request.job_run_id()),
+    let callback = request.response_url.as_deref().and_then(Callback::new);
+    match (&shared.async_mode, callback) {
+        (Some((after, completer)), Some(callback)) => {
+            let job_run_id = request.job_run_id();
+            let shared = shared.clone();
+            let answer = async move { shared.respond(&request).await };
+            answer_or_defer(answer, *after, completer.clone(), callback, job_run_id).await
+        }
+        _ => shared.respond(&request).await,
     }
 }
 
