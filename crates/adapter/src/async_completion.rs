@@ -232,9 +232,22 @@ impl Completer {
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
             // Without the URL: its uuid is the node's only credential for the resume route.
-            Err(error) => Err(error.without_url().to_string()),
+            Err(error) => Err(with_causes(&error.without_url())),
         }
     }
+}
+
+/// `error: cause: cause…`, because reqwest's own text ("error sending request") does not
+/// say what went wrong.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Answers with `answer` if it is ready within `wait`, else `pending` for `job_run_id`;
@@ -343,6 +356,31 @@ mod tests {
         let waits: Vec<u128> = (1..=5).map(|a| policy.backoff(a).as_millis()).collect();
         assert_eq!(waits, [100, 200, 400, 500, 500]);
         assert_eq!(policy.backoff(u32::MAX), Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn transport_errors_are_retried_up_to_the_limit() {
+        let policy = DeliveryPolicy {
+            max_attempts: 3,
+            first_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+        };
+        let completer = Completer::new(None, policy).expect("client builds");
+        let url = format!("{}/v2/runs/x", crate::testing::unreachable_url().await);
+        let callback = Callback::new(&url).expect("classic URL");
+        let response = AdapterResponse::pending("j".into());
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            completer.deliver(&callback, &response),
+        )
+        .await
+        .expect("delivery ends");
+        let Err(DeliveryError::GaveUp { attempts, last }) = outcome else {
+            panic!("must give up, got {outcome:?}");
+        };
+        assert_eq!(attempts, 3);
+        assert!(!last.contains("/v2/runs/x"), "URL leaked: {last}");
+        assert!(last.contains("onnect"), "the cause is named: {last}");
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl Parser<'_> {
         Ok(Duration::from_millis(ms))
     }
 
-    // 0 is allowed: it answers `pending` unless the answer is already cached.
+    // 0 is allowed: async requests are then answered `pending` without waiting.
     fn optional_millis(&self, variable: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get(variable) {
             None => Ok(None),
