@@ -32,7 +32,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::error::AdapterError;
@@ -250,6 +250,30 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Held by every background answer task; [`Drained`] resolves once all are dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    _sender: mpsc::Sender<()>,
+}
+
+/// Resolves once every [`InFlight`] is dropped, so shutdown can wait for pending answers.
+#[derive(Debug)]
+pub(crate) struct Drained(mpsc::Receiver<()>);
+
+/// A tracker for background answers.
+pub(crate) fn in_flight() -> (InFlight, Drained) {
+    // Nothing is ever sent: the channel only reports when the last sender is gone.
+    let (sender, receiver) = mpsc::channel(1);
+    (InFlight { _sender: sender }, Drained(receiver))
+}
+
+impl Drained {
+    /// Waits until every background answer is delivered or given up.
+    pub(crate) async fn wait(mut self) {
+        while self.0.recv().await.is_some() {}
+    }
+}
+
 /// Answers with `answer` if it is ready within `wait`, else `pending` for `job_run_id`;
 /// in that case the answer is delivered to `callback` once it is ready.
 ///
@@ -261,9 +285,11 @@ pub(crate) async fn answer_or_defer(
     completer: Completer,
     callback: Callback,
     job_run_id: String,
+    in_flight: InFlight,
 ) -> AdapterResponse {
     let (waiting, mut answered) = oneshot::channel();
     let task = async move {
+        let _in_flight = in_flight;
         let response = answer.await;
         // Still waiting: the HTTP request answers synchronously and nothing is sent.
         let Err(response) = waiting.send(response) else {

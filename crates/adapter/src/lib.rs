@@ -94,7 +94,7 @@
 //!
 //! `BRIDGE_RESPONSE_TOKEN` (the bridge's incoming token) is sent as `Authorization: Bearer`
 //! with every PATCH. 5xx answers and transport errors are retried with backoff (5 attempts),
-//! 4xx never. Answers ready in time, requests without `responseURL`, URLs of neither form,
+//! 4xx never; shutdown waits (up to 25 s) for answers still owed. Answers ready in time, requests without `responseURL`, URLs of neither form,
 //! and every request when `ASYNC_AFTER_MS` is unset are answered synchronously. Endpoints
 //! need no change for any of this.
 //!
@@ -141,6 +141,9 @@
 //! assert_eq!(provider.hits(), 1);
 //! # }
 //! ```
+//!
+//! [`testing::NodeReceiver`] stands in for the node's PATCH routes when testing async
+//! answers.
 //!
 //! # Modules
 //! [`protocol`] holds the wire types alone (no HTTP framework types), so the node's bridge

@@ -16,7 +16,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::async_completion::{Callback, Completer, DeliveryPolicy, answer_or_defer};
+use crate::async_completion::{
+    Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
+};
 use crate::cache::{Cache, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
@@ -26,6 +28,10 @@ use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
 /// is reported by the HTTP client (with its own message) rather than by this guard.
 const ADAPTER_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Longest wait at shutdown for answers still owed to nodes by PATCH; orchestrators kill
+/// a stopping container after ~30 s anyway.
+const SHUTDOWN_DRAIN_LIMIT: Duration = Duration::from_secs(25);
 
 /// Why an adapter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -87,13 +93,20 @@ impl Adapter {
 
     /// The axum router serving this adapter, for embedding or tests.
     pub fn router(self, config: &Config) -> Result<Router, StartError> {
-        let shared = Arc::new(Shared::new(self, config)?);
-        Ok(Router::new()
+        Ok(self.build(config)?.0)
+    }
+
+    /// The router, and what resolves once the async answers it owes are all sent.
+    fn build(self, config: &Config) -> Result<(Router, Drained), StartError> {
+        let (in_flight, drained) = in_flight();
+        let shared = Arc::new(Shared::new(self, config, in_flight)?);
+        let router = Router::new()
             .route("/", post(answer_request).fallback(method_not_allowed))
             .route("/health", get(health))
             .fallback(unknown_route)
             .layer(DefaultBodyLimit::max(config.max_payload_size))
-            .with_state(shared))
+            .with_state(shared);
+        Ok((router, drained))
     }
 
     /// Serves on `EA_HOST:EA_PORT` until SIGINT or SIGTERM, with JSON logs at `LOG_LEVEL`.
@@ -102,7 +115,7 @@ impl Adapter {
         // Only fails when a provider is already installed, which is what we want anyway.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let name = self.name.clone();
-        let router = self.router(&config)?;
+        let (router, drained) = self.build(&config)?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -113,6 +126,14 @@ impl Adapter {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(StartError::Serve)?;
+        // Nodes suspended on a `pending` answer wait for its PATCH; leaving now would strand
+        // them until their task times out.
+        if tokio::time::timeout(SHUTDOWN_DRAIN_LIMIT, drained.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(adapter = %name, "stopping with async answers still undelivered");
+        }
         tracing::info!(adapter = %name, "stopped");
         Ok(())
     }
@@ -173,10 +194,12 @@ struct Shared {
     next_request_id: AtomicU64,
     /// `ASYNC_AFTER_MS` and the PATCH sender; `None` never goes async.
     async_mode: Option<(Duration, Completer)>,
+    /// Cloned into every background answer, so shutdown can wait for them.
+    in_flight: InFlight,
 }
 
 impl Shared {
-    fn new(adapter: Adapter, config: &Config) -> Result<Self, StartError> {
+    fn new(adapter: Adapter, config: &Config, in_flight: InFlight) -> Result<Self, StartError> {
         let mut routes = HashMap::new();
         for (names, endpoint) in adapter.endpoints {
             let Some(canonical) = names.first().cloned() else {
@@ -228,6 +251,7 @@ impl Shared {
                     )?,
                 )),
             },
+            in_flight,
         })
     }
 
@@ -350,9 +374,18 @@ async fn answer(shared: &Arc<Shared>, body: Result<Bytes, BytesRejection>) -> Ad
     match (&shared.async_mode, callback) {
         (Some((after, completer)), Some(callback)) => {
             let job_run_id = request.job_run_id();
+            let in_flight = shared.in_flight.clone();
             let shared = shared.clone();
             let answer = async move { shared.respond(&request).await };
-            answer_or_defer(answer, *after, completer.clone(), callback, job_run_id).await
+            answer_or_defer(
+                answer,
+                *after,
+                completer.clone(),
+                callback,
+                job_run_id,
+                in_flight,
+            )
+            .await
         }
         _ => shared.respond(&request).await,
     }
