@@ -153,7 +153,7 @@ async fn the_token_is_sent_to_resume_urls_too() {
     let mut node = NodeReceiver::start().await;
     let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), ("BRIDGE_RESPONSE_TOKEN", "t")]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
-    let (response, _) = timed(&ea, json!({"data": {"ms": 300}, "responseURL": url})).await;
+    let (response, _) = timed(&ea, json!({"data": {"ms": 600}, "responseURL": url})).await;
     assert_pending(&response, "1");
     assert_eq!(
         node.next_patch(ARRIVAL).await.authorization.as_deref(),
@@ -167,7 +167,7 @@ async fn upstream_errors_are_patched_in_both_forms() {
     let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
 
     let resume = node.url(&format!("/v2/resume/{UUID}"));
-    let body = json!({"id": "e1", "data": {"ms": 300, "fail": true}, "responseURL": resume});
+    let body = json!({"id": "e1", "data": {"ms": 600, "fail": true}, "responseURL": resume});
     assert_pending(&ea.request(body).await, "e1");
     assert_eq!(
         node.next_patch(ARRIVAL).await.body,
@@ -175,7 +175,7 @@ async fn upstream_errors_are_patched_in_both_forms() {
     );
 
     let runs = node.url("/v2/runs/e2");
-    let body = json!({"id": "e2", "data": {"ms": 301, "fail": true}, "responseURL": runs});
+    let body = json!({"id": "e2", "data": {"ms": 601, "fail": true}, "responseURL": runs});
     assert_pending(&ea.request(body).await, "e2");
     assert_eq!(
         node.next_patch(ARRIVAL).await.body,
@@ -192,7 +192,7 @@ async fn server_errors_from_the_node_are_retried_until_delivered() {
     let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     assert_pending(
-        &ea.request(json!({"data": {"ms": 200}, "responseURL": url}))
+        &ea.request(json!({"data": {"ms": 500}, "responseURL": url}))
             .await,
         "1",
     );
@@ -202,7 +202,7 @@ async fn server_errors_from_the_node_are_retried_until_delivered() {
         node.next_patch(ARRIVAL).await,
     ];
     for attempt in &attempts {
-        assert_eq!(attempt.body["value"]["result"], 200);
+        assert_eq!(attempt.body["value"]["result"], 500);
     }
     // The third attempt got 200: a fourth would come within the next backoff (400 ms).
     node.assert_no_patch(Duration::from_millis(900)).await;
@@ -214,7 +214,7 @@ async fn client_errors_from_the_node_are_not_retried() {
     let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
     let url = node.url("/v2/runs/gone");
     assert_pending(
-        &ea.request(json!({"data": {"ms": 200}, "responseURL": url}))
+        &ea.request(json!({"data": {"ms": 500}, "responseURL": url}))
             .await,
         "1",
     );
@@ -229,7 +229,7 @@ async fn delivery_gives_up_after_the_attempt_limit() {
     let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     assert_pending(
-        &ea.request(json!({"data": {"ms": 100}, "responseURL": url}))
+        &ea.request(json!({"data": {"ms": 500}, "responseURL": url}))
             .await,
         "1",
     );
