@@ -244,4 +244,77 @@ mod binary {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    /// A `pending` answer is still PATCHed to the node when SIGTERM arrives meanwhile.
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigterm_waits_for_async_answers() {
+        use axum::{Json, Router, routing::get};
+        use offchain_adapter::testing::{MockUpstream, NodeReceiver};
+        use serde_json::json;
+
+        let provider = MockUpstream::start(Router::new().route(
+            "/api",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                Json(json!({"price": 1.5}))
+            }),
+        ))
+        .await;
+        let mut node = NodeReceiver::start().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut child = Command::new(BIN)
+            .env_clear()
+            .env("API_URL", provider.url())
+            .env("API_KEY", "k")
+            .env("EA_HOST", "127.0.0.1")
+            .env("EA_PORT", port.to_string())
+            .env("ASYNC_AFTER_MS", "100")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "adapter did not start listening");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let url = node.url("/v2/resume/6b0e9a0e-8f0b-4a4e-9d5c-5e1f1c7f6c11");
+        let body =
+            json!({"id": "a1", "data": {"coin": "ETH", "market": "USD"}, "responseURL": url});
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("adapter answers")
+            .json()
+            .await
+            .expect("JSON answer");
+        assert_eq!(answer["pending"], true, "{answer}");
+
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let patch = node.next_patch(Duration::from_secs(5)).await;
+        assert_eq!(patch.body["value"]["result"], 1.5, "{:?}", patch.body);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().expect("child status") {
+                assert!(status.success(), "exit status {status}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "adapter did not stop after delivering"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::async_completion::ResponseToken;
+
 /// A start-up configuration problem; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -64,6 +66,13 @@ pub struct Config {
     pub max_payload_size: usize,
     /// `LOG_LEVEL`, default `info`; any `tracing` filter directive.
     pub log_level: String,
+    /// `ASYNC_AFTER_MS`: how long a request with a `responseURL` waits for its answer
+    /// before it is answered `pending` and completed by PATCH; unset never goes async
+    /// ([`crate::async_completion`]).
+    pub async_after: Option<Duration>,
+    /// `BRIDGE_RESPONSE_TOKEN`: the bridge's incoming token, sent as
+    /// `Authorization: Bearer` with every async PATCH; unset sends none.
+    pub bridge_response_token: Option<ResponseToken>,
     vars: HashMap<String, String>,
 }
 
@@ -105,6 +114,8 @@ impl Config {
             cache_max_items: parsed.parse("CACHE_MAX_ITEMS", 10_000)?,
             max_payload_size: parsed.parse("MAX_PAYLOAD_SIZE_LIMIT", 1_000_000)?,
             log_level: parsed.log_level()?,
+            async_after: parsed.optional_millis("ASYNC_AFTER_MS")?,
+            bridge_response_token: parsed.get("BRIDGE_RESPONSE_TOKEN").map(ResponseToken::new),
             vars,
         })
     }
@@ -160,6 +171,14 @@ impl Parser<'_> {
             });
         }
         Ok(Duration::from_millis(ms))
+    }
+
+    // 0 is allowed: async requests are then answered `pending` without waiting.
+    fn optional_millis(&self, variable: &str) -> Result<Option<Duration>, ConfigError> {
+        match self.get(variable) {
+            None => Ok(None),
+            Some(_) => Ok(Some(Duration::from_millis(self.parse(variable, 0)?))),
+        }
     }
 
     fn log_level(&self) -> Result<String, ConfigError> {
@@ -234,6 +253,8 @@ mod tests {
         assert_eq!(config.log_level, "info");
         assert_eq!(config.cache_type, CacheType::Local);
         assert_eq!(config.cache_redis_url, DEFAULT_REDIS_URL);
+        assert_eq!(config.async_after, None);
+        assert_eq!(config.bridge_response_token, None);
     }
 
     #[test]
@@ -247,6 +268,8 @@ mod tests {
             ("MAX_PAYLOAD_SIZE_LIMIT", "64"),
             ("LOG_LEVEL", "debug"),
             ("API_KEY", "secret"),
+            ("ASYNC_AFTER_MS", "1500"),
+            ("BRIDGE_RESPONSE_TOKEN", "incoming"),
         ])
         .expect("valid");
         assert_eq!(config.port, 9000);
@@ -257,6 +280,11 @@ mod tests {
         assert_eq!(config.max_payload_size, 64);
         assert_eq!(config.log_level, "debug");
         assert_eq!(config.required("API_KEY").as_deref(), Ok("secret"));
+        assert_eq!(config.async_after, Some(Duration::from_millis(1500)));
+        assert_eq!(
+            config.bridge_response_token,
+            Some(ResponseToken::new("incoming"))
+        );
     }
 
     #[test]
@@ -274,6 +302,8 @@ mod tests {
             ("CACHE_REDIS_URL", "http://127.0.0.1:6379"),
             ("CACHE_REDIS_URL", "not a url"),
             ("LOG_LEVEL", "adapter=loud"),
+            ("ASYNC_AFTER_MS", "soon"),
+            ("ASYNC_AFTER_MS", "-5"),
         ] {
             let error = parse(&[(variable, value)]).expect_err(variable);
             assert_eq!(error.variable(), variable);

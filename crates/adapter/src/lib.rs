@@ -77,9 +77,28 @@
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
+//! - Answers slow requests that carry a `responseURL` with `pending` after `ASYNC_AFTER_MS`
+//!   and PATCHes the node with the answer when it is ready ([`async_completion`]).
 //! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
 //!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
 //!   gracefully on SIGINT/SIGTERM ([`Adapter::serve`]).
+//!
+//! # Async answers
+//! A node's async bridge task sends a `responseURL` and suspends on a `pending` answer.
+//! Set `ASYNC_AFTER_MS` to use it: a request with a `responseURL` whose answer is not ready
+//! within that many milliseconds is answered `{"jobRunID", "data": {}, "pending": true,
+//! "statusCode": 200}` (HTTP 200, header `X-Chainlink-Pending: true`); the fetch goes on in
+//! the background (through the same cache, so identical requests still share it) and the
+//! answer is sent by `PATCH <responseURL>`:
+//! - `…/v2/resume/<uuid>` gets `{"value": <the success response object>}` or
+//!   `{"error": "<name>: <message>"}`;
+//! - `…/v2/runs/<id>` gets the response object itself (success or errored).
+//!
+//! `BRIDGE_RESPONSE_TOKEN` (the bridge's incoming token) is sent as `Authorization: Bearer`
+//! with every PATCH. 5xx answers and transport errors are retried with backoff (5 attempts),
+//! 4xx never; shutdown waits (up to 25 s) for answers still owed. Answers ready in time, requests without `responseURL`, URLs of neither form,
+//! and every request when `ASYNC_AFTER_MS` is unset are answered synchronously. Endpoints
+//! need no change for any of this.
 //!
 //! For sources other than one HTTP call, implement [`Endpoint`] (an async `fetch`) and add
 //! it with [`Adapter::endpoint`].
@@ -125,10 +144,14 @@
 //! # }
 //! ```
 //!
+//! [`testing::NodeReceiver`] stands in for the node's PATCH routes when testing async
+//! answers.
+//!
 //! # Modules
 //! [`protocol`] holds the wire types alone (no HTTP framework types), so the node's bridge
 //! task can use them as the client side. This crate has no feature flags.
 
+pub mod async_completion;
 pub mod cache;
 pub mod config;
 pub mod endpoint;

@@ -16,6 +16,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+use crate::async_completion::{
+    Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
+};
 use crate::cache::{Cache, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
@@ -26,6 +29,10 @@ use crate::redis_cache::{RedisCache, RedisStartError};
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
 /// is reported by the HTTP client (with its own message) rather than by this guard.
 const ADAPTER_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Longest wait at shutdown for answers still owed to nodes by PATCH; orchestrators kill
+/// a stopping container after ~30 s anyway.
+const SHUTDOWN_DRAIN_LIMIT: Duration = Duration::from_secs(25);
 
 /// Why an adapter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -92,13 +99,20 @@ impl Adapter {
     /// Async because a Redis cache (`CACHE_TYPE=redis`) connects here: an unreachable
     /// Redis stops start-up instead of failing every request.
     pub async fn router(self, config: &Config) -> Result<Router, StartError> {
-        let shared = Arc::new(Shared::new(self, config).await?);
-        Ok(Router::new()
+        Ok(self.build(config).await?.0)
+    }
+
+    /// The router, and what resolves once the async answers it owes are all sent.
+    async fn build(self, config: &Config) -> Result<(Router, Drained), StartError> {
+        let (in_flight, drained) = in_flight();
+        let shared = Arc::new(Shared::new(self, config, in_flight).await?);
+        let router = Router::new()
             .route("/", post(answer_request).fallback(method_not_allowed))
             .route("/health", get(health))
             .fallback(unknown_route)
             .layer(DefaultBodyLimit::max(config.max_payload_size))
-            .with_state(shared))
+            .with_state(shared);
+        Ok((router, drained))
     }
 
     /// Serves on `EA_HOST:EA_PORT` until SIGINT or SIGTERM, with JSON logs at `LOG_LEVEL`.
@@ -107,7 +121,7 @@ impl Adapter {
         // Only fails when a provider is already installed, which is what we want anyway.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let name = self.name.clone();
-        let router = self.router(&config).await?;
+        let (router, drained) = self.build(&config).await?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -118,6 +132,14 @@ impl Adapter {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(StartError::Serve)?;
+        // Nodes suspended on a `pending` answer wait for its PATCH; leaving now would strand
+        // them until their task times out.
+        if tokio::time::timeout(SHUTDOWN_DRAIN_LIMIT, drained.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(adapter = %name, "stopping with async answers still undelivered");
+        }
         tracing::info!(adapter = %name, "stopped");
         Ok(())
     }
@@ -176,10 +198,18 @@ struct Shared {
     adapter_timeout: Duration,
     max_payload_size: usize,
     next_request_id: AtomicU64,
+    /// `ASYNC_AFTER_MS` and the PATCH sender; `None` never goes async.
+    async_mode: Option<(Duration, Completer)>,
+    /// Cloned into every background answer, so shutdown can wait for them.
+    in_flight: InFlight,
 }
 
 impl Shared {
-    async fn new(adapter: Adapter, config: &Config) -> Result<Self, StartError> {
+    async fn new(
+        adapter: Adapter,
+        config: &Config,
+        in_flight: InFlight,
+    ) -> Result<Self, StartError> {
         let mut routes = HashMap::new();
         for (names, endpoint) in adapter.endpoints {
             let Some(canonical) = names.first().cloned() else {
@@ -225,6 +255,17 @@ impl Shared {
             adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
+            async_mode: match config.async_after {
+                None => None,
+                Some(after) => Some((
+                    after,
+                    Completer::new(
+                        config.bridge_response_token.clone(),
+                        DeliveryPolicy::default(),
+                    )?,
+                )),
+            },
+            in_flight,
         })
     }
 
@@ -251,6 +292,13 @@ impl Shared {
             .unwrap_or_else(|| {
                 format!("{:x}", self.next_request_id.fetch_add(1, Ordering::Relaxed))
             })
+    }
+
+    async fn respond(&self, request: &AdapterRequest) -> AdapterResponse {
+        match self.resolve(request).await {
+            Ok(response) => response,
+            Err(error) => error.to_response(request.job_run_id()),
+        }
     }
 
     async fn resolve(&self, request: &AdapterRequest) -> Result<AdapterResponse, AdapterError> {
@@ -297,13 +345,18 @@ async fn answer_request(
         }
     });
     let mut http = json_response(&response);
+    if matches!(response, AdapterResponse::Pending(_)) {
+        // Some nodes suspend on this header rather than on the body (bridge.md §2).
+        http.headers_mut()
+            .insert("x-chainlink-pending", HeaderValue::from_static("true"));
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         http.headers_mut().insert("x-request-id", value);
     }
     http
 }
 
-async fn answer(shared: &Shared, body: Result<Bytes, BytesRejection>) -> AdapterResponse {
+async fn answer(shared: &Arc<Shared>, body: Result<Bytes, BytesRejection>) -> AdapterResponse {
     let job_run_id = || DEFAULT_JOB_RUN_ID.to_owned();
     let body = match body {
         Ok(body) => body,
@@ -331,9 +384,24 @@ async fn answer(shared: &Shared, body: Result<Bytes, BytesRejection>) -> Adapter
             .to_response(job_run_id());
         }
     };
-    match shared.resolve(&request).await {
-        Ok(response) => response,
-        Err(error) => error.to_response(request.job_run_id()),
+    let callback = request.response_url.as_deref().and_then(Callback::new);
+    match (&shared.async_mode, callback) {
+        (Some((after, completer)), Some(callback)) => {
+            let job_run_id = request.job_run_id();
+            let in_flight = shared.in_flight.clone();
+            let shared = shared.clone();
+            let answer = async move { shared.respond(&request).await };
+            answer_or_defer(
+                answer,
+                *after,
+                completer.clone(),
+                callback,
+                job_run_id,
+                in_flight,
+            )
+            .await
+        }
+        _ => shared.respond(&request).await,
     }
 }
 

@@ -23,12 +23,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
+use axum::routing::patch;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::server::Adapter;
@@ -214,5 +218,123 @@ async fn into_test_response(sent: reqwest::Result<reqwest::Response>) -> TestRes
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         content_type,
         headers,
+    }
+}
+
+/// One PATCH received by a [`NodeReceiver`].
+#[derive(Debug, Clone)]
+pub struct ReceivedPatch {
+    /// The URL path, e.g. `/v2/resume/<uuid>`.
+    pub path: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub body: Value,
+}
+
+struct ReceiverState {
+    patches: mpsc::UnboundedSender<ReceivedPatch>,
+    failures_left: AtomicUsize,
+    status: StatusCode,
+}
+
+/// A stand-in for a node's async completion routes (`PATCH /v2/resume/{id}` and
+/// `PATCH /v2/runs/{id}`) that records every PATCH; stops when dropped.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use std::time::Duration;
+/// use offchain_adapter::testing::NodeReceiver;
+///
+/// let mut node = NodeReceiver::start().await;
+/// let response_url = node.url("/v2/resume/6b0e9a0e-8f0b-4a4e-9d5c-5e1f1c7f6c11");
+/// // ... request the adapter with "responseURL": response_url and ASYNC_AFTER_MS set ...
+/// let patch = node.next_patch(Duration::from_secs(5)).await;
+/// assert_eq!(patch.body["value"]["statusCode"], 200);
+/// # }
+/// ```
+pub struct NodeReceiver {
+    server: Server,
+    url: String,
+    patches: mpsc::UnboundedReceiver<ReceivedPatch>,
+}
+
+impl NodeReceiver {
+    /// A receiver that accepts every PATCH with 200.
+    pub async fn start() -> Self {
+        Self::failing(0, 200).await
+    }
+
+    /// A receiver that answers the first `failures` PATCHes with 503, then `status`.
+    pub async fn failing(failures: usize, status: u16) -> Self {
+        let (sender, patches) = mpsc::unbounded_channel();
+        let state = Arc::new(ReceiverState {
+            patches: sender,
+            failures_left: AtomicUsize::new(failures),
+            status: StatusCode::from_u16(status)
+                .unwrap_or_else(|e| panic!("invalid receiver status {status}: {e}")),
+        });
+        let router = Router::new()
+            .route("/v2/resume/{id}", patch(record_patch))
+            .route("/v2/runs/{id}", patch(record_patch))
+            .with_state(state);
+        let server = Server::start(router).await;
+        let url = format!("http://{}", server.addr);
+        Self {
+            server,
+            url,
+            patches,
+        }
+    }
+
+    /// The full URL of `path` on this receiver, to send as `responseURL`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// The next PATCH; panics when none arrives `within`.
+    pub async fn next_patch(&mut self, within: Duration) -> ReceivedPatch {
+        match tokio::time::timeout(within, self.patches.recv()).await {
+            Ok(Some(patch)) => patch,
+            Ok(None) => panic!("the receiver stopped"),
+            Err(_) => panic!("no PATCH arrived within {within:?}"),
+        }
+    }
+
+    /// Panics when a PATCH arrives within `window`.
+    pub async fn assert_no_patch(&mut self, window: Duration) {
+        if let Ok(Some(patch)) = tokio::time::timeout(window, self.patches.recv()).await {
+            panic!("unexpected PATCH {patch:?}");
+        }
+    }
+}
+
+async fn record_patch(
+    State(state): State<Arc<ReceiverState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let _ = state.patches.send(ReceivedPatch {
+        path: uri.path().to_owned(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    let failing = state
+        .failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        state.status
     }
 }
