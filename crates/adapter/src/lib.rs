@@ -131,6 +131,7 @@ pub mod cache;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod protect;
 pub mod protocol;
 pub mod server;
 pub mod testing;

@@ -20,6 +20,7 @@ use crate::cache::{Cache, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
+use crate::protect::{RateLimit, RetryPolicy};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
@@ -167,6 +168,7 @@ struct Shared {
     default_route: Option<Arc<Route>>,
     context: Context,
     cache: Arc<dyn Cache>,
+    rate_limit: Option<Arc<RateLimit>>,
     adapter_timeout: Duration,
     max_payload_size: usize,
     next_request_id: AtomicU64,
@@ -210,8 +212,12 @@ impl Shared {
         Ok(Self {
             routes,
             default_route,
-            context: Context { http },
+            context: Context {
+                http,
+                retry: RetryPolicy::from_config(config),
+            },
             cache,
+            rate_limit: RateLimit::from_config(config).map(Arc::new),
             adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
@@ -251,6 +257,12 @@ impl Shared {
             .clone()
             .prepare(&self.context, &request.data)?;
         let key = cache_key(&route.canonical, &params);
+        // The permit is taken inside the fetch, which the cache runs only on a miss, so cache
+        // hits and coalesced followers never wait for the rate limit.
+        let fetch = match &self.rate_limit {
+            Some(limit) => limit.clone().guard(fetch),
+            None => fetch,
+        };
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
                 .await
