@@ -75,6 +75,12 @@
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
+//! - Protects the provider ([`protect`]): at most `RATE_LIMIT_CAPACITY_SECOND` /
+//!   `RATE_LIMIT_CAPACITY_MINUTE` upstream calls (cache hits and coalesced requests take no
+//!   permit), a queue of `RATE_LIMIT_QUEUE_SIZE` waiting requests (full → 429
+//!   `AdapterRateLimitError`), and `RETRY` retries with exponential backoff of upstream 5xx
+//!   and connection failures, never of 4xx, all within `API_TIMEOUT`. Your own
+//!   [`Endpoint`]s get the retries by calling [`upstream::send`].
 //! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
 //!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
 //!   gracefully on SIGINT/SIGTERM ([`Adapter::serve`]).
