@@ -81,7 +81,8 @@ pub trait Endpoint: Send + Sync + 'static {
 /// An endpoint answered by one HTTP call to the data provider.
 ///
 /// Non-2xx answers become 502 with `providerStatusCode`, connection failures 502, and
-/// `API_TIMEOUT` expiry 504; 5xx answers and connection failures are retried (`RETRY`); [`HttpEndpoint::parse`] only sees 2xx JSON bodies.
+/// `API_TIMEOUT` expiry 504; 5xx answers and connection failures are retried (`RETRY`,
+/// [`crate::protect`]). [`HttpEndpoint::parse`] only sees 2xx JSON bodies.
 pub trait HttpEndpoint: Send + Sync + 'static {
     type Params: Params;
 

@@ -49,7 +49,13 @@ async fn send_retrying(
             return Err(error);
         }
         retry += 1;
-        tracing::warn!(retry, of = policy.retries, wait_ms = wait.as_millis() as u64, %error, "upstream call failed; retrying");
+        tracing::warn!(
+            retry,
+            of = policy.retries,
+            ?wait,
+            %error,
+            "upstream call failed; retrying"
+        );
         tokio::time::sleep(wait).await;
     }
 }
