@@ -299,6 +299,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn per_minute_capacity_binds_too() {
+        let limit = RateLimit::new(NonZeroU32::new(10), NonZeroU32::new(2), 0).expect("a limit");
+        limit.acquire().await.expect("first");
+        limit.acquire().await.expect("second");
+        let error = limit.acquire().await.expect_err("third in the minute");
+        assert_eq!(error.status_code(), 429);
+        assert!(
+            error
+                .to_string()
+                .contains("2/min (RATE_LIMIT_CAPACITY_MINUTE)"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
     async fn cancelled_waiter_leaves_the_queue() {
         let limit = limit(1, 1);
         limit.acquire().await.expect("first");
