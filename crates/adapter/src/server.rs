@@ -103,6 +103,7 @@ impl Adapter {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let name = self.name.clone();
         let router = self.router(&config)?;
+        let shutdown = shutdown_signal();
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -110,7 +111,7 @@ impl Adapter {
         let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(adapter = %name, %addr, "listening");
         axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(StartError::Serve)?;
         tracing::info!(adapter = %name, "stopped");
@@ -134,28 +135,41 @@ fn init_logging(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
+/// Registers the SIGINT/SIGTERM handlers at once and returns a future that resolves on
+/// either. Registering before the listener is bound matters: a signal that arrived between
+/// `bind` and the server's first poll would otherwise take the default action and kill the
+/// process without a graceful shutdown.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |registered: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match registered {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
 struct Route {
