@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -73,6 +74,16 @@ pub struct Config {
     /// `BRIDGE_RESPONSE_TOKEN`: the bridge's incoming token, sent as
     /// `Authorization: Bearer` with every async PATCH; unset sends none.
     pub bridge_response_token: Option<ResponseToken>,
+    /// `RATE_LIMIT_CAPACITY_SECOND`: upstream calls per second; unset = unlimited.
+    pub rate_limit_capacity_second: Option<NonZeroU32>,
+    /// `RATE_LIMIT_CAPACITY_MINUTE`: upstream calls per minute; unset = unlimited.
+    pub rate_limit_capacity_minute: Option<NonZeroU32>,
+    /// `RATE_LIMIT_QUEUE_SIZE`, default 100: requests that may wait for a rate-limit
+    /// permit; beyond it they get 429. 0 answers 429 as soon as no permit is free.
+    pub rate_limit_queue_size: usize,
+    /// `RETRY`, default 1 (at most 10): retries of an upstream call after a 5xx or transport
+    /// error, with exponential backoff, within `API_TIMEOUT`.
+    pub retry: u32,
     vars: HashMap<String, String>,
 }
 
@@ -116,6 +127,10 @@ impl Config {
             log_level: parsed.log_level()?,
             async_after: parsed.optional_millis("ASYNC_AFTER_MS")?,
             bridge_response_token: parsed.get("BRIDGE_RESPONSE_TOKEN").map(ResponseToken::new),
+            rate_limit_capacity_second: parsed.capacity("RATE_LIMIT_CAPACITY_SECOND")?,
+            rate_limit_capacity_minute: parsed.capacity("RATE_LIMIT_CAPACITY_MINUTE")?,
+            rate_limit_queue_size: parsed.parse("RATE_LIMIT_QUEUE_SIZE", 100)?,
+            retry: parsed.retry()?,
             vars,
         })
     }
@@ -132,6 +147,10 @@ impl Config {
         Parser { vars: &self.vars }.get(variable).map(str::to_owned)
     }
 }
+
+/// More retries than this only delay the error: the backoff is capped at 2 s and all
+/// attempts share `API_TIMEOUT`.
+const MAX_RETRY: u32 = 10;
 
 struct Parser<'a> {
     vars: &'a HashMap<String, String>,
@@ -179,6 +198,31 @@ impl Parser<'_> {
             None => Ok(None),
             Some(_) => Ok(Some(Duration::from_millis(self.parse(variable, 0)?))),
         }
+    }
+
+    fn capacity(&self, variable: &str) -> Result<Option<NonZeroU32>, ConfigError> {
+        match self.parse::<u32>(variable, 0)? {
+            0 if self.get(variable).is_none() => Ok(None),
+            // 0 could mean "no limit" or "nothing allowed"; make the operator say which.
+            0 => Err(ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: "0".to_owned(),
+                reason: "must be at least 1; leave it unset for no limit".to_owned(),
+            }),
+            n => Ok(NonZeroU32::new(n)),
+        }
+    }
+
+    fn retry(&self) -> Result<u32, ConfigError> {
+        let retries: u32 = self.parse("RETRY", 1)?;
+        if retries > MAX_RETRY {
+            return Err(ConfigError::Invalid {
+                variable: "RETRY".to_owned(),
+                value: retries.to_string(),
+                reason: format!("must be at most {MAX_RETRY}"),
+            });
+        }
+        Ok(retries)
     }
 
     fn log_level(&self) -> Result<String, ConfigError> {
@@ -255,6 +299,25 @@ mod tests {
         assert_eq!(config.cache_redis_url, DEFAULT_REDIS_URL);
         assert_eq!(config.async_after, None);
         assert_eq!(config.bridge_response_token, None);
+        assert_eq!(config.rate_limit_capacity_second, None);
+        assert_eq!(config.rate_limit_capacity_minute, None);
+        assert_eq!(config.rate_limit_queue_size, 100);
+        assert_eq!(config.retry, 1);
+    }
+
+    #[test]
+    fn protection_values_are_read() {
+        let config = parse(&[
+            ("RATE_LIMIT_CAPACITY_SECOND", "5"),
+            ("RATE_LIMIT_CAPACITY_MINUTE", "120"),
+            ("RATE_LIMIT_QUEUE_SIZE", "0"),
+            ("RETRY", "0"),
+        ])
+        .expect("valid");
+        assert_eq!(config.rate_limit_capacity_second, NonZeroU32::new(5));
+        assert_eq!(config.rate_limit_capacity_minute, NonZeroU32::new(120));
+        assert_eq!(config.rate_limit_queue_size, 0);
+        assert_eq!(config.retry, 0);
     }
 
     #[test]
@@ -304,6 +367,13 @@ mod tests {
             ("LOG_LEVEL", "adapter=loud"),
             ("ASYNC_AFTER_MS", "soon"),
             ("ASYNC_AFTER_MS", "-5"),
+            ("RATE_LIMIT_CAPACITY_SECOND", "0"),
+            ("RATE_LIMIT_CAPACITY_SECOND", "ten"),
+            ("RATE_LIMIT_CAPACITY_MINUTE", "-5"),
+            ("RATE_LIMIT_CAPACITY_MINUTE", "0"),
+            ("RATE_LIMIT_QUEUE_SIZE", "-1"),
+            ("RETRY", "11"),
+            ("RETRY", "yes"),
         ] {
             let error = parse(&[(variable, value)]).expect_err(variable);
             assert_eq!(error.variable(), variable);

@@ -49,6 +49,8 @@ impl Output {
 pub struct Context {
     /// The HTTP client, with `API_TIMEOUT` as its request timeout.
     pub http: reqwest::Client,
+    /// `RETRY` and the `API_TIMEOUT` budget, used by [`upstream::send`].
+    pub(crate) retry: crate::protect::RetryPolicy,
 }
 
 /// Parameters an endpoint accepts: any serde struct.
@@ -79,7 +81,8 @@ pub trait Endpoint: Send + Sync + 'static {
 /// An endpoint answered by one HTTP call to the data provider.
 ///
 /// Non-2xx answers become 502 with `providerStatusCode`, connection failures 502, and
-/// `API_TIMEOUT` expiry 504; [`HttpEndpoint::parse`] only sees 2xx JSON bodies.
+/// `API_TIMEOUT` expiry 504; 5xx answers and connection failures are retried (`RETRY`,
+/// [`crate::protect`]). [`HttpEndpoint::parse`] only sees 2xx JSON bodies.
 pub trait HttpEndpoint: Send + Sync + 'static {
     type Params: Params;
 
@@ -106,7 +109,7 @@ impl<E: HttpEndpoint> Endpoint for Http<E> {
     }
 
     async fn fetch(&self, context: &Context, params: Self::Params) -> Result<Output, AdapterError> {
-        let body = upstream::send_json(self.0.request(&context.http, &params)).await?;
+        let body = upstream::send(context, self.0.request(&context.http, &params)).await?;
         self.0.parse(&params, body)
     }
 }

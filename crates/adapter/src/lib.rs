@@ -79,6 +79,12 @@
 //!   ([`AdapterError`]).
 //! - Answers slow requests that carry a `responseURL` with `pending` after `ASYNC_AFTER_MS`
 //!   and PATCHes the node with the answer when it is ready ([`async_completion`]).
+//! - Protects the provider ([`protect`]): at most `RATE_LIMIT_CAPACITY_SECOND` /
+//!   `RATE_LIMIT_CAPACITY_MINUTE` upstream calls (cache hits and coalesced requests take no
+//!   permit), a queue of `RATE_LIMIT_QUEUE_SIZE` waiting requests (full → 429
+//!   `AdapterRateLimitError`), and `RETRY` retries with exponential backoff of upstream 5xx
+//!   and connection failures, never of 4xx, all within `API_TIMEOUT`. Your own
+//!   [`Endpoint`]s get the retries by calling [`upstream::send`].
 //! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
 //!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
 //!   gracefully on SIGINT/SIGTERM ([`Adapter::serve`]).
@@ -156,6 +162,7 @@ pub mod cache;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod protect;
 pub mod protocol;
 pub mod redis_cache;
 pub mod server;

@@ -23,6 +23,7 @@ use crate::cache::{Cache, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
+use crate::protect::{RateLimit, RetryPolicy};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
 
@@ -122,6 +123,7 @@ impl Adapter {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let name = self.name.clone();
         let (router, drained) = self.build(&config).await?;
+        let shutdown = shutdown_signal();
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -129,7 +131,7 @@ impl Adapter {
         let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(adapter = %name, %addr, "listening");
         axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(StartError::Serve)?;
         // Nodes suspended on a `pending` answer wait for its PATCH; leaving now would strand
@@ -161,28 +163,41 @@ fn init_logging(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
+/// Registers the SIGINT/SIGTERM handlers at once and returns a future that resolves on
+/// either. Registering before the listener is bound matters: a signal that arrived between
+/// `bind` and the server's first poll would otherwise take the default action and kill the
+/// process without a graceful shutdown.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |registered: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match registered {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
 struct Route {
@@ -195,6 +210,7 @@ struct Shared {
     default_route: Option<Arc<Route>>,
     context: Context,
     cache: Arc<dyn Cache>,
+    rate_limit: Option<Arc<RateLimit>>,
     adapter_timeout: Duration,
     max_payload_size: usize,
     next_request_id: AtomicU64,
@@ -250,8 +266,12 @@ impl Shared {
         Ok(Self {
             routes,
             default_route,
-            context: Context { http },
+            context: Context {
+                http,
+                retry: RetryPolicy::from_config(config),
+            },
             cache,
+            rate_limit: RateLimit::from_config(config).map(Arc::new),
             adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
@@ -309,6 +329,12 @@ impl Shared {
             .clone()
             .prepare(&self.context, &request.data)?;
         let key = cache_key(&route.canonical, &params);
+        // The permit is taken inside the fetch, which the cache runs only on a miss, so cache
+        // hits and coalesced followers never wait for the rate limit.
+        let fetch = match &self.rate_limit {
+            Some(limit) => limit.clone().guard(fetch),
+            None => fetch,
+        };
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
                 .await

@@ -1,13 +1,66 @@
 //! Calling the data provider over HTTP and mapping its failures to [`AdapterError`].
 
+use std::time::Instant;
+
 use serde_json::Value;
 
+use crate::endpoint::Context;
 use crate::error::AdapterError;
+use crate::protect::RetryPolicy;
 
 /// Longest upstream error text copied into an error message.
 const MAX_MESSAGE_CHARS: usize = 300;
 
-/// Sends `request` and returns its JSON body.
+/// Sends `request` like [`send_json`], retrying 5xx answers and transport errors as
+/// `RETRY` asks (see [`crate::protect`]); all attempts share one `API_TIMEOUT` budget.
+///
+/// [`HttpEndpoint`](crate::HttpEndpoint)s use this; call it from your own
+/// [`Endpoint`](crate::Endpoint)s too. A request whose body cannot be cloned (a stream) is
+/// sent once.
+pub async fn send(
+    context: &Context,
+    request: reqwest::RequestBuilder,
+) -> Result<Value, AdapterError> {
+    send_retrying(&context.retry, request).await
+}
+
+async fn send_retrying(
+    policy: &RetryPolicy,
+    request: reqwest::RequestBuilder,
+) -> Result<Value, AdapterError> {
+    let deadline = Instant::now() + policy.budget;
+    let mut retry = 0;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let Some(attempt) = request.try_clone() else {
+            return send_json(request.timeout(remaining)).await;
+        };
+        let error = match send_json(attempt.timeout(remaining)).await {
+            Ok(body) => return Ok(body),
+            Err(error) => error,
+        };
+        let wait = RetryPolicy::backoff(retry);
+        // Stop when the retries are used up or the wait alone would spend the budget: a
+        // retry that can only time out would turn a clear upstream error into a 504.
+        let worth_retrying = retry < policy.retries
+            && RetryPolicy::is_retryable(&error)
+            && Instant::now() + wait < deadline;
+        if !worth_retrying {
+            return Err(error);
+        }
+        retry += 1;
+        tracing::warn!(
+            retry,
+            of = policy.retries,
+            ?wait,
+            %error,
+            "upstream call failed; retrying"
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Sends `request` once and returns its JSON body.
 ///
 /// Non-2xx → 502 with `providerStatusCode` and the provider's message; connection failure →
 /// 502; timeout → 504; a 2xx body that is not JSON → 502.

@@ -110,6 +110,8 @@ async fn redis_adapter(
         ("CACHE_TYPE", "redis"),
         ("CACHE_REDIS_URL", url),
         ("CACHE_MAX_AGE", max_age_ms),
+        // These tests count upstream calls; a retried 5xx would count twice.
+        ("RETRY", "0"),
     ]);
     TestAdapter::start(adapter(name, upstream), config).await
 }

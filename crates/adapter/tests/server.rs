@@ -346,7 +346,8 @@ async fn zero_cache_max_age_disables_the_cache() {
 async fn errors_are_not_cached() {
     let down = Arc::new(AtomicBool::new(true));
     let upstream = provider(down.clone()).await;
-    let ea = TestAdapter::start(adapter(upstream.url()), test_config(&[])).await;
+    // One upstream call per request, so the hit count shows whether the error was cached.
+    let ea = TestAdapter::start(adapter(upstream.url()), test_config(&[("RETRY", "0")])).await;
     let body = json!({"data": {"coin": "DOWN"}});
     assert_eq!(ea.request(body.clone()).await.status, 502);
     down.store(false, Ordering::SeqCst);
