@@ -188,6 +188,107 @@ mod binary {
     }
 
     #[test]
+    fn bad_metrics_port_stops_start_up() {
+        let output = Command::new(BIN)
+            .env_clear()
+            .env("API_URL", "http://127.0.0.1:1")
+            .env("API_KEY", "k")
+            .env("EA_PORT", "0")
+            .env("METRICS_PORT", "ninety")
+            .output()
+            .expect("binary runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("METRICS_PORT"), "{stderr}");
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    }
+
+    /// Starts the binary on `port` with `vars`, waits until it listens, and returns it.
+    fn start(port: u16, vars: &[(&str, String)]) -> std::process::Child {
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .env("API_URL", "http://127.0.0.1:1")
+            .env("API_KEY", "k")
+            .env("EA_HOST", "127.0.0.1")
+            .env("EA_PORT", port.to_string())
+            .stdout(Stdio::null());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("binary starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("adapter did not start listening");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    /// `GET path` over a plain TCP socket; returns the status line and the body.
+    fn get(port: u16, path: &str) -> std::io::Result<(String, String)> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        Ok((status, body.to_owned()))
+    }
+
+    #[test]
+    fn metrics_are_served_on_their_own_port() {
+        let (port, metrics_port) = (free_port(), free_port());
+        let mut child = start(port, &[("METRICS_PORT", metrics_port.to_string())]);
+        let scraped = get(metrics_port, "/metrics");
+        let on_adapter_port = get(port, "/metrics");
+        let _ = child.kill();
+        let _ = child.wait();
+        let (status, body) = scraped.expect("metrics port answers");
+        assert!(status.contains(" 200 "), "{status}");
+        assert!(body.contains("# TYPE ea_requests_total counter"), "{body}");
+        assert!(body.contains(r#"adapter="coin-market""#), "{body}");
+        let (status, _) = on_adapter_port.expect("adapter port answers");
+        assert!(
+            status.contains(" 404 "),
+            "/metrics is not on EA_PORT: {status}"
+        );
+    }
+
+    #[test]
+    fn metrics_can_be_disabled() {
+        let (port, metrics_port) = (free_port(), free_port());
+        let mut child = start(
+            port,
+            &[
+                ("METRICS_ENABLED", "false".to_owned()),
+                ("METRICS_PORT", metrics_port.to_string()),
+            ],
+        );
+        let scraped = get(metrics_port, "/metrics");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            scraped.is_err(),
+            "nothing may listen on METRICS_PORT: {scraped:?}"
+        );
+    }
+
+    #[test]
     fn unreachable_redis_stops_start_up() {
         // A port bound and released: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -199,6 +300,7 @@ mod binary {
             .env("API_URL", "http://127.0.0.1:1")
             .env("API_KEY", "k")
             .env("EA_PORT", "0")
+            .env("METRICS_PORT", "0")
             .env("CACHE_TYPE", "redis")
             .env("CACHE_REDIS_URL", format!("redis://127.0.0.1:{port}"))
             .output()
@@ -221,6 +323,8 @@ mod binary {
             .env("API_KEY", "k")
             .env("EA_HOST", "127.0.0.1")
             .env("EA_PORT", port.to_string())
+            // A free port, so parallel runs never fight over the default 9080.
+            .env("METRICS_PORT", "0")
             .stdout(Stdio::null())
             .spawn()
             .expect("binary starts");
@@ -271,6 +375,7 @@ mod binary {
             .env("API_KEY", "k")
             .env("EA_HOST", "127.0.0.1")
             .env("EA_PORT", port.to_string())
+            .env("METRICS_PORT", "0")
             .env("ASYNC_AFTER_MS", "100")
             .stdout(Stdio::null())
             .spawn()

@@ -267,6 +267,13 @@ pub(crate) fn in_flight() -> (InFlight, Drained) {
     (InFlight { _sender: sender }, Drained(receiver))
 }
 
+impl InFlight {
+    /// Background answers not yet delivered (this tracker's own copy excluded).
+    pub(crate) fn count(&self) -> usize {
+        self._sender.strong_count().saturating_sub(1)
+    }
+}
+
 impl Drained {
     /// Waits until every background answer is delivered or given up.
     pub(crate) async fn wait(mut self) {

@@ -45,6 +45,9 @@ pub enum CacheType {
 /// `CACHE_REDIS_URL` when unset.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+/// `METRICS_PORT` when unset.
+pub const DEFAULT_METRICS_PORT: u16 = 9080;
+
 /// The framework's settings, plus every variable so adapters can read their own
 /// (`API_URL`, `API_KEY`, …) through [`Config::required`] and [`Config::optional`].
 #[derive(Debug, Clone)]
@@ -84,6 +87,12 @@ pub struct Config {
     /// `RETRY`, default 1 (at most 10): retries of an upstream call after a 5xx or transport
     /// error, with exponential backoff, within `API_TIMEOUT`.
     pub retry: u32,
+    /// `METRICS_ENABLED`, default `true` (as in the TypeScript framework): serve Prometheus
+    /// metrics on `METRICS_PORT`.
+    pub metrics_enabled: bool,
+    /// `METRICS_PORT`, default 9080: the port of `GET /metrics`, on `EA_HOST`; must differ
+    /// from `EA_PORT`. 0 picks a free port.
+    pub metrics_port: u16,
     vars: HashMap<String, String>,
 }
 
@@ -131,6 +140,8 @@ impl Config {
             rate_limit_capacity_minute: parsed.capacity("RATE_LIMIT_CAPACITY_MINUTE")?,
             rate_limit_queue_size: parsed.parse("RATE_LIMIT_QUEUE_SIZE", 100)?,
             retry: parsed.retry()?,
+            metrics_enabled: parsed.flag("METRICS_ENABLED", true)?,
+            metrics_port: parsed.metrics_port()?,
             vars,
         })
     }
@@ -225,6 +236,33 @@ impl Parser<'_> {
         Ok(retries)
     }
 
+    fn flag(&self, variable: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(variable).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: other.to_owned(),
+                reason: "must be `true` or `false`".to_owned(),
+            }),
+        }
+    }
+
+    // Checked even when metrics are off, so a typo is caught before anyone turns them on.
+    fn metrics_port(&self) -> Result<u16, ConfigError> {
+        let port: u16 = self.parse("METRICS_PORT", DEFAULT_METRICS_PORT)?;
+        let adapter_port: u16 = self.parse("EA_PORT", 8080)?;
+        if port != 0 && port == adapter_port {
+            return Err(ConfigError::Invalid {
+                variable: "METRICS_PORT".to_owned(),
+                value: port.to_string(),
+                reason: "must differ from EA_PORT: metrics have their own listener".to_owned(),
+            });
+        }
+        Ok(port)
+    }
+
     fn log_level(&self) -> Result<String, ConfigError> {
         let level = self.get("LOG_LEVEL").unwrap_or("info");
         match tracing_subscriber::EnvFilter::try_new(level) {
@@ -303,6 +341,16 @@ mod tests {
         assert_eq!(config.rate_limit_capacity_minute, None);
         assert_eq!(config.rate_limit_queue_size, 100);
         assert_eq!(config.retry, 1);
+        assert!(config.metrics_enabled);
+        assert_eq!(config.metrics_port, DEFAULT_METRICS_PORT);
+    }
+
+    #[test]
+    fn metrics_values_are_read() {
+        let config =
+            parse(&[("METRICS_ENABLED", "FALSE"), ("METRICS_PORT", "9999")]).expect("valid");
+        assert!(!config.metrics_enabled);
+        assert_eq!(config.metrics_port, 9999);
     }
 
     #[test]
@@ -374,6 +422,10 @@ mod tests {
             ("RATE_LIMIT_QUEUE_SIZE", "-1"),
             ("RETRY", "11"),
             ("RETRY", "yes"),
+            ("METRICS_ENABLED", "maybe"),
+            ("METRICS_PORT", "metrics"),
+            ("METRICS_PORT", "65536"),
+            ("METRICS_PORT", "8080"),
         ] {
             let error = parse(&[(variable, value)]).expect_err(variable);
             assert_eq!(error.variable(), variable);

@@ -51,6 +51,8 @@ pub struct Context {
     pub http: reqwest::Client,
     /// `RETRY` and the `API_TIMEOUT` budget, used by [`upstream::send`].
     pub(crate) retry: crate::protect::RetryPolicy,
+    /// Upstream latency and outcomes; `None` when `METRICS_ENABLED=false`.
+    pub(crate) metrics: Option<Arc<crate::metrics::UpstreamMetrics>>,
 }
 
 /// Parameters an endpoint accepts: any serde struct.

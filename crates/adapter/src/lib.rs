@@ -88,6 +88,11 @@
 //! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
 //!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
 //!   gracefully on SIGINT/SIGTERM ([`Adapter::serve`]).
+//! - Serves Prometheus metrics at `GET /metrics` on their own listener, `EA_HOST:METRICS_PORT`
+//!   (default 9080; `METRICS_ENABLED=false` turns it off): requests by endpoint and status,
+//!   request and upstream latency, upstream outcomes, cache hits/misses, the rate-limit
+//!   queue and async answers still owed ([`metrics`] lists the series). Each adapter keeps
+//!   its own registry, so nothing is installed process-wide.
 //!
 //! # Async answers
 //! A node's async bridge task sends a `responseURL` and suspends on a `pending` answer.
@@ -162,6 +167,7 @@ pub mod cache;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod metrics;
 pub mod protect;
 pub mod protocol;
 pub mod redis_cache;

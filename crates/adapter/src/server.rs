@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -19,10 +19,11 @@ use tracing::Instrument;
 use crate::async_completion::{
     Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
 };
-use crate::cache::{Cache, LocalCache, NoCache, cache_key};
+use crate::cache::{Cache, Fetch, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
+use crate::metrics::{EndpointMetrics, Metrics, MetricsError};
 use crate::protect::{RateLimit, RetryPolicy};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
@@ -53,6 +54,22 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error(transparent)]
     Redis(#[from] RedisStartError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error("could not listen for metrics on {addr} (EA_HOST/METRICS_PORT): {source}")]
+    MetricsBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The adapter's routers: requests on `EA_PORT`, and `GET /metrics` for `METRICS_PORT`
+/// unless `METRICS_ENABLED=false`.
+pub struct Routers {
+    /// `POST /` and `GET /health`.
+    pub adapter: Router,
+    /// `GET /metrics`; serve it on its own listener so scrapes never share the adapter's.
+    pub metrics: Option<Router>,
 }
 
 /// An adapter: a name, named endpoints and a default endpoint.
@@ -100,20 +117,31 @@ impl Adapter {
     /// Async because a Redis cache (`CACHE_TYPE=redis`) connects here: an unreachable
     /// Redis stops start-up instead of failing every request.
     pub async fn router(self, config: &Config) -> Result<Router, StartError> {
+        Ok(self.build(config).await?.0.adapter)
+    }
+
+    /// The adapter router and, when metrics are enabled, the metrics router that reads the
+    /// same adapter's registry.
+    pub async fn routers(self, config: &Config) -> Result<Routers, StartError> {
         Ok(self.build(config).await?.0)
     }
 
-    /// The router, and what resolves once the async answers it owes are all sent.
-    async fn build(self, config: &Config) -> Result<(Router, Drained), StartError> {
+    /// The routers, and what resolves once the async answers they owe are all sent.
+    async fn build(self, config: &Config) -> Result<(Routers, Drained), StartError> {
         let (in_flight, drained) = in_flight();
         let shared = Arc::new(Shared::new(self, config, in_flight).await?);
-        let router = Router::new()
+        let metrics = shared.metrics.is_some().then(|| {
+            Router::new()
+                .route("/metrics", get(render_metrics))
+                .with_state(shared.clone())
+        });
+        let adapter = Router::new()
             .route("/", post(answer_request).fallback(method_not_allowed))
             .route("/health", get(health))
             .fallback(unknown_route)
             .layer(DefaultBodyLimit::max(config.max_payload_size))
             .with_state(shared);
-        Ok((router, drained))
+        Ok((Routers { adapter, metrics }, drained))
     }
 
     /// Serves on `EA_HOST:EA_PORT` until SIGINT or SIGTERM, with JSON logs at `LOG_LEVEL`.
@@ -122,18 +150,28 @@ impl Adapter {
         // Only fails when a provider is already installed, which is what we want anyway.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let name = self.name.clone();
-        let (router, drained) = self.build(&config).await?;
+        let (routers, drained) = self.build(&config).await?;
         let shutdown = shutdown_signal();
+        // Metrics first: once the adapter port accepts connections, scrapes work too.
+        let metrics_server = match routers.metrics {
+            Some(metrics) => Some(serve_metrics(&name, &config, metrics).await?),
+            None => None,
+        };
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(adapter = %name, %addr, "listening");
-        axum::serve(listener, router)
+        let served = axum::serve(listener, routers.adapter)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(StartError::Serve)?;
+            .map_err(StartError::Serve);
+        // Scrapes have nothing to wait for; the metrics listener stops with the adapter's.
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.abort();
+        }
+        served?;
         // Nodes suspended on a `pending` answer wait for its PATCH; leaving now would strand
         // them until their task times out.
         if tokio::time::timeout(SHUTDOWN_DRAIN_LIMIT, drained.wait())
@@ -145,6 +183,25 @@ impl Adapter {
         tracing::info!(adapter = %name, "stopped");
         Ok(())
     }
+}
+
+/// Binds `EA_HOST:METRICS_PORT` and serves `metrics` there in the background.
+async fn serve_metrics(
+    name: &str,
+    config: &Config,
+    metrics: Router,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let addr = SocketAddr::new(config.host, config.metrics_port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::MetricsBind { addr, source })?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    tracing::info!(adapter = %name, %addr, "serving metrics at /metrics");
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, metrics).await {
+            tracing::error!(%error, "metrics server failed");
+        }
+    }))
 }
 
 fn init_logging(config: &Config) -> Result<(), StartError> {
@@ -203,6 +260,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
 struct Route {
     canonical: String,
     endpoint: Arc<dyn DynEndpoint>,
+    metrics: Option<EndpointMetrics>,
 }
 
 struct Shared {
@@ -218,6 +276,8 @@ struct Shared {
     async_mode: Option<(Duration, Completer)>,
     /// Cloned into every background answer, so shutdown can wait for them.
     in_flight: InFlight,
+    /// `None` when `METRICS_ENABLED=false`.
+    metrics: Option<Metrics>,
 }
 
 impl Shared {
@@ -226,12 +286,17 @@ impl Shared {
         config: &Config,
         in_flight: InFlight,
     ) -> Result<Self, StartError> {
+        let metrics = match config.metrics_enabled {
+            true => Some(Metrics::new(&adapter.name, cache_label(config))?),
+            false => None,
+        };
         let mut routes = HashMap::new();
         for (names, endpoint) in adapter.endpoints {
             let Some(canonical) = names.first().cloned() else {
                 return Err(StartError::Definition("an endpoint has no name".to_owned()));
             };
             let route = Arc::new(Route {
+                metrics: metrics.as_ref().map(|m| m.endpoint(&canonical)),
                 canonical,
                 endpoint,
             });
@@ -269,6 +334,7 @@ impl Shared {
             context: Context {
                 http,
                 retry: RetryPolicy::from_config(config),
+                metrics: metrics.as_ref().map(|m| m.upstream.clone()),
             },
             cache,
             rate_limit: RateLimit::from_config(config).map(Arc::new),
@@ -286,6 +352,7 @@ impl Shared {
                 )),
             },
             in_flight,
+            metrics,
         })
     }
 
@@ -335,12 +402,23 @@ impl Shared {
             Some(limit) => limit.clone().guard(fetch),
             None => fetch,
         };
+        let (fetch, fetched) = match &self.metrics {
+            Some(metrics) => count_misses(metrics, fetch),
+            None => (fetch, None),
+        };
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
                 .await
                 .map_err(|_| {
                     AdapterError::Timeout("the adapter did not get an answer in time".to_owned())
                 })??;
+        if let (Some(metrics), Some(fetched)) = (&self.metrics, fetched) {
+            // A hit is an answer without this request's own upstream call: stored, or
+            // shared from a concurrent request's call.
+            if !fetched.load(Ordering::Relaxed) {
+                metrics.cache_hit.increment(1);
+            }
+        }
         Ok(AdapterResponse::success(
             request.job_run_id(),
             resolved.result.clone(),
@@ -360,8 +438,15 @@ async fn answer_request(
     let span =
         tracing::info_span!("request", request_id = %request_id, endpoint = tracing::field::Empty);
     let started = Instant::now();
-    let response = answer(&shared, body).instrument(span.clone()).await;
+    let (response, route) = answer(&shared, body).instrument(span.clone()).await;
     let status = response.status_code();
+    if let Some(metrics) = &shared.metrics {
+        let endpoint = route
+            .as_ref()
+            .and_then(|route| route.metrics.as_ref())
+            .unwrap_or_else(|| metrics.unknown_endpoint());
+        endpoint.record(status, started.elapsed());
+    }
     span.in_scope(|| {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
@@ -382,36 +467,46 @@ async fn answer_request(
     http
 }
 
-async fn answer(shared: &Arc<Shared>, body: Result<Bytes, BytesRejection>) -> AdapterResponse {
+/// The answer, and the route it went to (for metrics; `None` when metrics are off or the
+/// request matched no endpoint).
+async fn answer(
+    shared: &Arc<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> (AdapterResponse, Option<Arc<Route>>) {
     let job_run_id = || DEFAULT_JOB_RUN_ID.to_owned();
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return AdapterError::PayloadTooLarge {
+            let error = AdapterError::PayloadTooLarge {
                 limit: shared.max_payload_size,
-            }
-            .to_response(job_run_id());
+            };
+            return (error.to_response(job_run_id()), None);
         }
         Err(rejection) => {
-            return AdapterError::Input {
+            let error = AdapterError::Input {
                 param: None,
                 message: format!("could not read the request body: {rejection}"),
-            }
-            .to_response(job_run_id());
+            };
+            return (error.to_response(job_run_id()), None);
         }
     };
     let request: AdapterRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
-            return AdapterError::Input {
+            let error = AdapterError::Input {
                 param: None,
                 message: format!("request body is not a valid adapter request: {e}"),
-            }
-            .to_response(job_run_id());
+            };
+            return (error.to_response(job_run_id()), None);
         }
     };
+    // A second lookup (resolve does its own) only when metrics are on; it is a hash probe.
+    let route = match shared.metrics {
+        Some(_) => shared.route(request.endpoint_name()).ok().cloned(),
+        None => None,
+    };
     let callback = request.response_url.as_deref().and_then(Callback::new);
-    match (&shared.async_mode, callback) {
+    let response = match (&shared.async_mode, callback) {
         (Some((after, completer)), Some(callback)) => {
             let job_run_id = request.job_run_id();
             let in_flight = shared.in_flight.clone();
@@ -428,13 +523,53 @@ async fn answer(shared: &Arc<Shared>, body: Result<Bytes, BytesRejection>) -> Ad
             .await
         }
         _ => shared.respond(&request).await,
-    }
+    };
+    (response, route)
 }
 
 fn json_response(response: &AdapterResponse) -> Response {
     let status =
         StatusCode::from_u16(response.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(response)).into_response()
+}
+
+async fn render_metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(metrics) = &shared.metrics else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let queued = shared.rate_limit.as_ref().map_or(0, |limit| limit.queued());
+    let text = metrics.render(queued, shared.in_flight.count());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Wraps `fetch` to count a cache miss when the cache runs it, and returns the flag that
+/// tells afterwards whether it ran.
+fn count_misses(metrics: &Metrics, fetch: Fetch) -> (Fetch, Option<Arc<AtomicBool>>) {
+    let fetched = Arc::new(AtomicBool::new(false));
+    let flag = fetched.clone();
+    let miss = metrics.cache_miss.clone();
+    let counted: Fetch = Box::pin(async move {
+        flag.store(true, Ordering::Relaxed);
+        miss.increment(1);
+        fetch.await
+    });
+    (counted, Some(fetched))
+}
+
+/// The `cache_type` label: what actually answers, so `CACHE_MAX_AGE=0` reads `none`.
+fn cache_label(config: &Config) -> &'static str {
+    match config.cache_type {
+        _ if config.cache_max_age.is_zero() => "none",
+        CacheType::Local => "local",
+        CacheType::Redis => "redis",
+    }
 }
 
 async fn health() -> axum::Json<Value> {

@@ -151,22 +151,52 @@ pub struct TestAdapter {
     server: Server,
     url: String,
     client: reqwest::Client,
+    metrics: Option<Server>,
 }
 
 impl TestAdapter {
-    /// Starts `adapter` with `config` (its host and port are ignored).
+    /// Starts `adapter` with `config` (its host and ports are ignored; metrics, unless
+    /// `METRICS_ENABLED=false`, get their own ephemeral port: see [`TestAdapter::metrics`]).
     pub async fn start(adapter: Adapter, config: Config) -> Self {
-        let router = adapter
-            .router(&config)
+        let routers = adapter
+            .routers(&config)
             .await
             .unwrap_or_else(|e| panic!("adapter does not start: {e}"));
-        let server = Server::start(router).await;
+        let server = Server::start(routers.adapter).await;
+        let metrics = match routers.metrics {
+            Some(router) => Some(Server::start(router).await),
+            None => None,
+        };
         let url = format!("http://{}", server.addr);
         Self {
             server,
             url,
             client: reqwest::Client::new(),
+            metrics,
         }
+    }
+
+    /// The metrics listener's address; `None` when metrics are disabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|server| server.addr)
+    }
+
+    /// `GET /metrics` on the metrics listener: the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let Some(addr) = self.metrics_addr() else {
+            panic!("metrics are disabled (METRICS_ENABLED=false)");
+        };
+        let response = self
+            .client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("metrics listener did not answer: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "GET /metrics");
+        response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("metrics body could not be read: {e}"))
     }
 
     /// Base URL of the adapter.

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::endpoint::Context;
 use crate::error::AdapterError;
+use crate::metrics::UpstreamMetrics;
 use crate::protect::RetryPolicy;
 
 /// Longest upstream error text copied into an error message.
@@ -21,11 +22,12 @@ pub async fn send(
     context: &Context,
     request: reqwest::RequestBuilder,
 ) -> Result<Value, AdapterError> {
-    send_retrying(&context.retry, request).await
+    send_retrying(&context.retry, context.metrics.as_deref(), request).await
 }
 
 async fn send_retrying(
     policy: &RetryPolicy,
+    metrics: Option<&UpstreamMetrics>,
     request: reqwest::RequestBuilder,
 ) -> Result<Value, AdapterError> {
     let deadline = Instant::now() + policy.budget;
@@ -33,9 +35,9 @@ async fn send_retrying(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let Some(attempt) = request.try_clone() else {
-            return send_json(request.timeout(remaining)).await;
+            return send_measured(metrics, request.timeout(remaining)).await;
         };
-        let error = match send_json(attempt.timeout(remaining)).await {
+        let error = match send_measured(metrics, attempt.timeout(remaining)).await {
             Ok(body) => return Ok(body),
             Err(error) => error,
         };
@@ -58,6 +60,20 @@ async fn send_retrying(
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+/// [`send_json`], recording each attempt, so retries show up as upstream traffic.
+async fn send_measured(
+    metrics: Option<&UpstreamMetrics>,
+    request: reqwest::RequestBuilder,
+) -> Result<Value, AdapterError> {
+    let Some(metrics) = metrics else {
+        return send_json(request).await;
+    };
+    let started = Instant::now();
+    let outcome = send_json(request).await;
+    metrics.record(&outcome, started.elapsed());
+    outcome
 }
 
 /// Sends `request` once and returns its JSON body.
