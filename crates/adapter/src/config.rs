@@ -141,7 +141,7 @@ impl Config {
             rate_limit_queue_size: parsed.parse("RATE_LIMIT_QUEUE_SIZE", 100)?,
             retry: parsed.retry()?,
             metrics_enabled: parsed.flag("METRICS_ENABLED", true)?,
-            metrics_port: parsed.metrics_port()?,
+            metrics_port: parsed.metrics_port(parsed.flag("METRICS_ENABLED", true)?)?,
             vars,
         })
     }
@@ -249,11 +249,12 @@ impl Parser<'_> {
         }
     }
 
-    // Checked even when metrics are off, so a typo is caught before anyone turns them on.
-    fn metrics_port(&self) -> Result<u16, ConfigError> {
+    // Parsed even when metrics are off, so a typo is caught before anyone turns them on;
+    // the clash with EA_PORT only matters when the metrics listener opens.
+    fn metrics_port(&self, enabled: bool) -> Result<u16, ConfigError> {
         let port: u16 = self.parse("METRICS_PORT", DEFAULT_METRICS_PORT)?;
         let adapter_port: u16 = self.parse("EA_PORT", 8080)?;
-        if port != 0 && port == adapter_port {
+        if enabled && port != 0 && port == adapter_port {
             return Err(ConfigError::Invalid {
                 variable: "METRICS_PORT".to_owned(),
                 value: port.to_string(),
@@ -351,6 +352,8 @@ mod tests {
             parse(&[("METRICS_ENABLED", "FALSE"), ("METRICS_PORT", "9999")]).expect("valid");
         assert!(!config.metrics_enabled);
         assert_eq!(config.metrics_port, 9999);
+        let off = parse(&[("METRICS_ENABLED", "false"), ("METRICS_PORT", "8080")]);
+        assert!(off.is_ok(), "no clash with EA_PORT when metrics are off");
     }
 
     #[test]

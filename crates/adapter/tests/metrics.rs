@@ -259,6 +259,19 @@ async fn adapters_in_one_process_keep_their_own_counts() {
     );
 }
 
+#[tokio::test]
+async fn coalesced_requests_are_hits() {
+    let upstream = provider().await;
+    let ea = start("metrics-coalesce", &upstream, &[]).await;
+    let slow = || ea.request(json!({"data": {"coin": "SLOW"}}));
+    let answers = futures_util::future::join_all([slow(), slow(), slow(), slow()]).await;
+    assert!(answers.iter().all(|a| a.status == 200));
+    assert_eq!(upstream.hits(), 1);
+    let text = ea.metrics().await;
+    assert_eq!(value(&text, "ea_cache_misses_total", &[]), 1.0);
+    assert_eq!(value(&text, "ea_cache_hits_total", &[]), 3.0);
+}
+
 /// Polls the metrics until `name` satisfies `done`, for at most `within`.
 async fn wait_for(
     ea: &TestAdapter,

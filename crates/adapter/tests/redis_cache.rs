@@ -362,3 +362,31 @@ async fn bad_cache_settings_name_the_variable() {
         assert!(error.to_string().contains(variable), "{error}");
     }
 }
+
+/// The second instance answers from the entry the first stored: a hit there, with the
+/// `redis` cache label.
+#[tokio::test]
+async fn redis_hits_and_misses_are_counted() {
+    if !redis_is_running().await {
+        return;
+    }
+    let upstream = provider().await;
+    let name = unique_name("metrics");
+    let a = redis_adapter(&name, &upstream, REDIS_URL, "60000").await;
+    let b = redis_adapter(&name, &upstream, REDIS_URL, "60000").await;
+    assert_eq!(a.request(eth()).await.status, 200);
+    assert_eq!(b.request(eth()).await.status, 200);
+    assert_eq!(upstream.hits(), 1);
+    let (a, b) = (a.metrics().await, b.metrics().await);
+    let counted = |text: &str, metric: &str| {
+        let series = format!("{metric}{{adapter=\"{name}\",cache_type=\"redis\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .to_owned()
+    };
+    assert_eq!(counted(&a, "ea_cache_misses_total"), "1");
+    assert_eq!(counted(&a, "ea_cache_hits_total"), "0");
+    assert_eq!(counted(&b, "ea_cache_misses_total"), "0");
+    assert_eq!(counted(&b, "ea_cache_hits_total"), "1");
+}
