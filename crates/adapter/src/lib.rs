@@ -92,7 +92,9 @@
 //!   (default 9080; `METRICS_ENABLED=false` turns it off): requests by endpoint and status,
 //!   request and upstream latency, upstream outcomes, cache hits/misses, the rate-limit
 //!   queue and async answers still owed ([`metrics`] lists the series). Each adapter keeps
-//!   its own registry, so nothing is installed process-wide.
+//!   its own registry, so nothing is installed process-wide. Programs embedding an adapter
+//!   get both routers from [`Adapter::routers`]; tests read the text with
+//!   [`testing::TestAdapter::metrics`].
 //!
 //! # Async answers
 //! A node's async bridge task sends a `responseURL` and suspends on a `pending` answer.
