@@ -84,6 +84,10 @@ pub struct Config {
     /// `RETRY`, default 1 (at most 10): retries of an upstream call after a 5xx or transport
     /// error, with exponential backoff, within `API_TIMEOUT`.
     pub retry: u32,
+    /// `BATCH_WINDOW_MS`, default 5 (0 to 1000): how long a batch of a
+    /// [`BatchHttpEndpoint`](crate::batch::BatchHttpEndpoint) waits for more parameter sets
+    /// after its first one before the upstream call.
+    pub batch_window: Duration,
     vars: HashMap<String, String>,
 }
 
@@ -131,6 +135,7 @@ impl Config {
             rate_limit_capacity_minute: parsed.capacity("RATE_LIMIT_CAPACITY_MINUTE")?,
             rate_limit_queue_size: parsed.parse("RATE_LIMIT_QUEUE_SIZE", 100)?,
             retry: parsed.retry()?,
+            batch_window: parsed.batch_window()?,
             vars,
         })
     }
@@ -151,6 +156,9 @@ impl Config {
 /// More retries than this only delay the error: the backoff is capped at 2 s and all
 /// attempts share `API_TIMEOUT`.
 const MAX_RETRY: u32 = 10;
+
+/// Upper bound of `BATCH_WINDOW_MS`.
+const MAX_BATCH_WINDOW_MS: u64 = 1000;
 
 struct Parser<'a> {
     vars: &'a HashMap<String, String>,
@@ -223,6 +231,20 @@ impl Parser<'_> {
             });
         }
         Ok(retries)
+    }
+
+    // Longer windows only add latency to every cache miss; providers' own limits on batch
+    // size make the batch full long before a second.
+    fn batch_window(&self) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parse("BATCH_WINDOW_MS", 5)?;
+        if ms > MAX_BATCH_WINDOW_MS {
+            return Err(ConfigError::Invalid {
+                variable: "BATCH_WINDOW_MS".to_owned(),
+                value: ms.to_string(),
+                reason: format!("must be at most {MAX_BATCH_WINDOW_MS}"),
+            });
+        }
+        Ok(Duration::from_millis(ms))
     }
 
     fn log_level(&self) -> Result<String, ConfigError> {

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::async_completion::{
     Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
 };
+use crate::batch::{BatchHttpEndpoint, Batched};
 use crate::cache::{Cache, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
@@ -82,6 +83,15 @@ impl Adapter {
     /// Adds an endpoint answered by one HTTP call (see [`HttpEndpoint`]).
     pub fn http_endpoint<E: HttpEndpoint>(self, names: &[&str], endpoint: E) -> Self {
         self.endpoint(names, Http(endpoint))
+    }
+
+    /// Adds an endpoint whose provider answers many parameter sets in one call; concurrent
+    /// cache misses are batched ([`crate::batch`]).
+    pub fn batch_endpoint<E: BatchHttpEndpoint>(mut self, names: &[&str], endpoint: E) -> Self {
+        let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        self.endpoints
+            .push((names, Arc::new(Batched::new(endpoint))));
+        self
     }
 
     /// The endpoint used when a request names none.
@@ -263,15 +273,18 @@ impl Shared {
                     .await?,
             ),
         };
+        let rate_limit = RateLimit::from_config(config).map(Arc::new);
         Ok(Self {
             routes,
             default_route,
             context: Context {
                 http,
                 retry: RetryPolicy::from_config(config),
+                rate_limit: rate_limit.clone(),
+                batch_window: config.batch_window,
             },
             cache,
-            rate_limit: RateLimit::from_config(config).map(Arc::new),
+            rate_limit,
             adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
@@ -331,9 +344,10 @@ impl Shared {
         let key = cache_key(&route.canonical, &params);
         // The permit is taken inside the fetch, which the cache runs only on a miss, so cache
         // hits and coalesced followers never wait for the rate limit.
+        // Batched endpoints take one permit per upstream call themselves.
         let fetch = match &self.rate_limit {
-            Some(limit) => limit.clone().guard(fetch),
-            None => fetch,
+            Some(limit) if !route.endpoint.takes_own_permit() => limit.clone().guard(fetch),
+            _ => fetch,
         };
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
