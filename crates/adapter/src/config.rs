@@ -88,6 +88,10 @@ pub struct Config {
     /// [`BatchHttpEndpoint`](crate::batch::BatchHttpEndpoint) waits for more parameter sets
     /// after its first one before the upstream call.
     pub batch_window: Duration,
+    /// `CACHE_REFRESH_WINDOW_MS` (unset = off): parameter sets requested within this many
+    /// ms are re-fetched in the background before their cache entry expires
+    /// ([`crate::refresh`]).
+    pub cache_refresh_window: Option<Duration>,
     vars: HashMap<String, String>,
 }
 
@@ -136,6 +140,7 @@ impl Config {
             rate_limit_queue_size: parsed.parse("RATE_LIMIT_QUEUE_SIZE", 100)?,
             retry: parsed.retry()?,
             batch_window: parsed.batch_window()?,
+            cache_refresh_window: parsed.refresh_window()?,
             vars,
         })
     }
@@ -245,6 +250,14 @@ impl Parser<'_> {
             });
         }
         Ok(Duration::from_millis(ms))
+    }
+
+    // 0 would track parameter sets only to drop them at once; make the operator unset it.
+    fn refresh_window(&self) -> Result<Option<Duration>, ConfigError> {
+        match self.get("CACHE_REFRESH_WINDOW_MS") {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.millis("CACHE_REFRESH_WINDOW_MS", 1)?)),
+        }
     }
 
     fn log_level(&self) -> Result<String, ConfigError> {

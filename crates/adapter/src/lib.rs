@@ -73,7 +73,9 @@
 //! - Caches answers by endpoint and normalized parameters ([`cache`]), coalesces identical
 //!   in-flight requests, never caches errors. In-process by default; with `CACHE_TYPE=redis`
 //!   the answers live in Redis at `CACHE_REDIS_URL` and every instance of the adapter shares
-//!   them ([`redis_cache`]).
+//!   them ([`redis_cache`]). With `CACHE_REFRESH_WINDOW_MS` set, parameter sets requested
+//!   within that many ms are re-fetched in the background before their entry expires, so
+//!   hot requests never wait for the provider ([`refresh`]).
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
@@ -176,6 +178,7 @@ pub mod error;
 pub mod protect;
 pub mod protocol;
 pub mod redis_cache;
+pub mod refresh;
 pub mod server;
 pub mod single_flight;
 pub mod testing;

@@ -27,6 +27,7 @@ use crate::error::AdapterError;
 use crate::protect::{RateLimit, RetryPolicy};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
+use crate::refresh::Refresher;
 
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
 /// is reported by the HTTP client (with its own message) rather than by this guard.
@@ -228,6 +229,8 @@ struct Shared {
     async_mode: Option<(Duration, Completer)>,
     /// Cloned into every background answer, so shutdown can wait for them.
     in_flight: InFlight,
+    /// Background refresh of hot parameter sets (`CACHE_REFRESH_WINDOW_MS`).
+    refresher: Option<Arc<Refresher>>,
 }
 
 impl Shared {
@@ -274,18 +277,33 @@ impl Shared {
             ),
         };
         let rate_limit = RateLimit::from_config(config).map(Arc::new);
+        let context = Context {
+            http,
+            retry: RetryPolicy::from_config(config),
+            rate_limit: rate_limit.clone(),
+            batch_window: config.batch_window,
+        };
+        let adapter_timeout = config.api_timeout + ADAPTER_TIMEOUT_MARGIN;
+        let refresher = match config.cache_refresh_window {
+            // Without a cache there is nothing to keep warm.
+            Some(window) if !config.cache_max_age.is_zero() => Some(Refresher::start(
+                window,
+                config.cache_max_age,
+                config.cache_max_items,
+                cache.clone(),
+                context.clone(),
+                rate_limit.clone(),
+                adapter_timeout,
+            )),
+            _ => None,
+        };
         Ok(Self {
             routes,
             default_route,
-            context: Context {
-                http,
-                retry: RetryPolicy::from_config(config),
-                rate_limit: rate_limit.clone(),
-                batch_window: config.batch_window,
-            },
+            context,
             cache,
             rate_limit,
-            adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
+            adapter_timeout,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
             async_mode: match config.async_after {
@@ -299,6 +317,7 @@ impl Shared {
                 )),
             },
             in_flight,
+            refresher,
         })
     }
 
@@ -349,12 +368,17 @@ impl Shared {
             Some(limit) if !route.endpoint.takes_own_permit() => limit.clone().guard(fetch),
             _ => fetch,
         };
+        // The key is copied only when background refresh needs it after the lookup.
+        let refresh_key = self.refresher.as_ref().map(|_| key.clone());
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
                 .await
                 .map_err(|_| {
                     AdapterError::Timeout("the adapter did not get an answer in time".to_owned())
                 })??;
+        if let (Some(refresher), Some(key)) = (&self.refresher, refresh_key) {
+            refresher.note(&key, &route.endpoint, &request.data, &resolved);
+        }
         Ok(AdapterResponse::success(
             request.job_run_id(),
             resolved.result.clone(),
