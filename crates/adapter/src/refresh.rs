@@ -11,7 +11,8 @@
 //! Refreshes are ordinary upstream calls: they take rate-limit permits (a full queue fails
 //! the refresh, not a request), are retried per `RETRY`, and go through batching for
 //! [`BatchHttpEndpoint`](crate::BatchHttpEndpoint)s. A failed refresh is logged and leaves
-//! the old entry in place until it expires; it is tried again at the next check. At most
+//! the old entry in place until it expires; it is tried once more after a sixth of
+//! `CACHE_MAX_AGE`, and an expired entry is left to the next request. At most
 //! `CACHE_MAX_ITEMS` parameter sets are tracked.
 
 use std::collections::HashMap;
@@ -41,6 +42,9 @@ struct Tracked {
     /// When the cached answer was received from the provider (its age).
     received_unix_ms: u64,
     refreshing: bool,
+    /// After a failed refresh, the next try waits until then, so a provider outage does
+    /// not get a call every tick.
+    not_before: Option<Instant>,
 }
 
 /// Tracks recently requested parameter sets and refreshes them in a background task.
@@ -107,6 +111,7 @@ impl Refresher {
                 last_requested: Instant::now(),
                 received_unix_ms: received,
                 refreshing: false,
+                not_before: None,
             },
         );
     }
@@ -132,11 +137,13 @@ impl Refresher {
         tracked
             .iter_mut()
             .filter(|(_, entry)| {
-                let refresh_at = entry
-                    .received_unix_ms
-                    .saturating_add(max_age)
-                    .saturating_sub(lead);
-                !entry.refreshing && now_ms >= refresh_at
+                let expires_at = entry.received_unix_ms.saturating_add(max_age);
+                let refresh_at = expires_at.saturating_sub(lead);
+                // An expired entry is left to the next request, which fetches it itself and
+                // so tracks it again; refreshing it here would only double the calls.
+                !entry.refreshing
+                    && (refresh_at..expires_at).contains(&now_ms)
+                    && entry.not_before.is_none_or(|t| now >= t)
             })
             .map(|(key, entry)| {
                 entry.refreshing = true;
@@ -166,8 +173,13 @@ impl Refresher {
         let mut tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = tracked.get_mut(&key) {
             entry.refreshing = false;
-            if let Some(received) = received {
-                entry.received_unix_ms = entry.received_unix_ms.max(received);
+            match received {
+                Some(received) => {
+                    entry.received_unix_ms = entry.received_unix_ms.max(received);
+                    entry.not_before = None;
+                }
+                // Half the lead: one more try before the entry expires.
+                None => entry.not_before = Some(Instant::now() + self.max_age / 6),
             }
         }
     }

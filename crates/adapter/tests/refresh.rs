@@ -162,6 +162,9 @@ async fn a_failed_refresh_keeps_the_old_answer_until_it_expires() {
     let (answer, _) = ask(&ea).await;
     assert_eq!(answer.status, 502, "{:?}", answer.body);
     assert_eq!(answer.body["providerStatusCode"], 503);
+    // The first call, one failed refresh (the retry it would get, a sixth of the age later,
+    // falls after the expiry), and this request's own call: no call every tick.
+    assert_eq!(upstream.hits(), 3);
 }
 
 #[test]
