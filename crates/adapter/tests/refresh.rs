@@ -61,7 +61,17 @@ async fn provider(healthy_calls: u64) -> MockUpstream {
 }
 
 async fn adapter(upstream: &MockUpstream, max_age: &str, window: &str) -> TestAdapter {
-    let adapter = Adapter::new("refresh-test")
+    adapter_with(upstream, "refresh-test", max_age, window, &[]).await
+}
+
+async fn adapter_with(
+    upstream: &MockUpstream,
+    name: &str,
+    max_age: &str,
+    window: &str,
+    vars: &[(&str, &str)],
+) -> TestAdapter {
+    let adapter = Adapter::new(name)
         .http_endpoint(
             &["price"],
             Price {
@@ -69,11 +79,13 @@ async fn adapter(upstream: &MockUpstream, max_age: &str, window: &str) -> TestAd
             },
         )
         .default_endpoint("price");
-    let config = test_config(&[
+    let mut all = vec![
         ("CACHE_MAX_AGE", max_age),
         ("CACHE_REFRESH_WINDOW_MS", window),
         ("RETRY", "0"),
-    ]);
+    ];
+    all.extend_from_slice(vars);
+    let config = test_config(&all);
     TestAdapter::start(adapter, config).await
 }
 
@@ -97,25 +109,7 @@ async fn hot_params_never_wait_and_idle_ones_stop_refreshing() {
     assert_eq!(first.body["result"], 1);
 
     // Three lifetimes of the first entry, with a request every 50 ms.
-    let hot_until = Instant::now() + Duration::from_millis(4500);
-    let mut results = Vec::new();
-    while Instant::now() < hot_until {
-        let (answer, took) = ask(&ea).await;
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
-        // A request that waited for the provider takes at least UPSTREAM_DELAY.
-        assert!(
-            took < Duration::from_millis(200),
-            "request waited {took:?}: not served from the cache"
-        );
-        let result = answer.body["result"].as_u64().unwrap_or_default();
-        assert!(
-            results.last().is_none_or(|last| *last <= result),
-            "{results:?} then {result}"
-        );
-        results.push(result);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    results.dedup();
+    let results = keep_hot(&ea, Duration::from_millis(4500)).await;
     let hits = upstream.hits();
     // One refresh per second after the first: about 4 in 4.5 s.
     assert!(results.len() >= 3, "refreshed answers served: {results:?}");
@@ -137,6 +131,65 @@ async fn hot_params_never_wait_and_idle_ones_stop_refreshing() {
     assert_eq!(answer.status, 200);
     assert!(took >= UPSTREAM_DELAY, "{took:?}");
     assert_eq!(upstream.hits(), after_idle + 1);
+}
+
+/// Requests `ETH` every 50 ms for `hot_for`; each must be a fast cache hit. Returns the
+/// distinct results seen.
+async fn keep_hot(ea: &TestAdapter, hot_for: Duration) -> Vec<u64> {
+    let hot_until = Instant::now() + hot_for;
+    let mut results = Vec::new();
+    while Instant::now() < hot_until {
+        let (answer, took) = ask(ea).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        // A request that waited for the provider takes at least UPSTREAM_DELAY.
+        assert!(
+            took < Duration::from_millis(200),
+            "request waited {took:?}: not served from the cache"
+        );
+        let result = answer.body["result"].as_u64().unwrap_or_default();
+        assert!(
+            results.last().is_none_or(|last| *last <= result),
+            "{results:?} then {result}"
+        );
+        results.push(result);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    results.dedup();
+    results
+}
+
+#[tokio::test]
+async fn refreshed_answers_replace_redis_entries() {
+    let connected = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:6379"),
+    )
+    .await;
+    if !matches!(connected, Ok(Ok(_))) {
+        println!("skipping: no Redis at 127.0.0.1:6379");
+        return;
+    }
+    let upstream = provider(u64::MAX).await;
+    // Its own namespace, so that earlier runs' entries are not found.
+    let name = format!(
+        "refresh-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let vars = [
+        ("CACHE_TYPE", "redis"),
+        ("CACHE_REDIS_URL", "redis://127.0.0.1:6379"),
+    ];
+    let ea = adapter_with(&upstream, &name, "1500", "1000", &vars).await;
+    let (first, _) = ask(&ea).await;
+    assert_eq!(first.body["result"], 1);
+    let results = keep_hot(&ea, Duration::from_millis(3500)).await;
+    assert!(results.len() >= 3, "refreshed answers served: {results:?}");
+    let hits = upstream.hits();
+    assert!((3..=7).contains(&hits), "upstream calls: {hits}");
 }
 
 #[tokio::test]
