@@ -33,6 +33,11 @@ pub type Fetch = Pin<Box<dyn Future<Output = Result<Resolved, AdapterError>> + S
 pub trait Cache: Send + Sync + 'static {
     /// The cached answer for `key`, or the result of `fetch` (stored only on success).
     async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Result<Arc<Resolved>, AdapterError>;
+
+    /// Replaces the entry for `key` with a fresh answer and a full time to live; used by
+    /// background refresh ([`crate::refresh`]). Failures are logged, never returned: the
+    /// old entry then simply expires.
+    async fn store(&self, key: String, resolved: Resolved);
 }
 
 /// In-process cache bounded in items, with a time to live, coalescing concurrent misses.
@@ -60,6 +65,10 @@ impl Cache for LocalCache {
             .await
             .map_err(|shared| (*shared).clone())
     }
+
+    async fn store(&self, key: String, resolved: Resolved) {
+        self.entries.insert(key, Arc::new(resolved)).await;
+    }
 }
 
 /// No caching: every request goes upstream (`CACHE_MAX_AGE=0`).
@@ -75,6 +84,8 @@ impl Cache for NoCache {
     ) -> Result<Arc<Resolved>, AdapterError> {
         fetch.await.map(Arc::new)
     }
+
+    async fn store(&self, _key: String, _resolved: Resolved) {}
 }
 
 /// A deterministic key: the endpoint's canonical name and the parameters as JSON with

@@ -93,6 +93,14 @@ pub struct Config {
     /// `METRICS_PORT`, default 9080: the port of `GET /metrics`, on `EA_HOST`; must differ
     /// from `EA_PORT`. 0 picks a free port.
     pub metrics_port: u16,
+    /// `BATCH_WINDOW_MS`, default 5 (0 to 1000): how long a batch of a
+    /// [`BatchHttpEndpoint`](crate::batch::BatchHttpEndpoint) waits for more parameter sets
+    /// after its first one before the upstream call.
+    pub batch_window: Duration,
+    /// `CACHE_REFRESH_WINDOW_MS` (unset = off): parameter sets requested within this many
+    /// ms are re-fetched in the background before their cache entry expires
+    /// ([`crate::refresh`]).
+    pub cache_refresh_window: Option<Duration>,
     vars: HashMap<String, String>,
 }
 
@@ -142,6 +150,8 @@ impl Config {
             retry: parsed.retry()?,
             metrics_enabled: parsed.flag("METRICS_ENABLED", true)?,
             metrics_port: parsed.metrics_port(parsed.flag("METRICS_ENABLED", true)?)?,
+            batch_window: parsed.batch_window()?,
+            cache_refresh_window: parsed.refresh_window()?,
             vars,
         })
     }
@@ -162,6 +172,9 @@ impl Config {
 /// More retries than this only delay the error: the backoff is capped at 2 s and all
 /// attempts share `API_TIMEOUT`.
 const MAX_RETRY: u32 = 10;
+
+/// Upper bound of `BATCH_WINDOW_MS`.
+const MAX_BATCH_WINDOW_MS: u64 = 1000;
 
 struct Parser<'a> {
     vars: &'a HashMap<String, String>,
@@ -262,6 +275,28 @@ impl Parser<'_> {
             });
         }
         Ok(port)
+    }
+
+    // Longer windows only add latency to every cache miss; providers' own limits on batch
+    // size make the batch full long before a second.
+    fn batch_window(&self) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parse("BATCH_WINDOW_MS", 5)?;
+        if ms > MAX_BATCH_WINDOW_MS {
+            return Err(ConfigError::Invalid {
+                variable: "BATCH_WINDOW_MS".to_owned(),
+                value: ms.to_string(),
+                reason: format!("must be at most {MAX_BATCH_WINDOW_MS}"),
+            });
+        }
+        Ok(Duration::from_millis(ms))
+    }
+
+    // 0 would track parameter sets only to drop them at once; make the operator unset it.
+    fn refresh_window(&self) -> Result<Option<Duration>, ConfigError> {
+        match self.get("CACHE_REFRESH_WINDOW_MS") {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.millis("CACHE_REFRESH_WINDOW_MS", 1)?)),
+        }
     }
 
     fn log_level(&self) -> Result<String, ConfigError> {

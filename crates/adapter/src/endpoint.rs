@@ -53,6 +53,11 @@ pub struct Context {
     pub(crate) retry: crate::protect::RetryPolicy,
     /// Upstream latency and outcomes; `None` when `METRICS_ENABLED=false`.
     pub(crate) metrics: Option<Arc<crate::metrics::UpstreamMetrics>>,
+    /// The upstream rate limit; batched endpoints take its permits themselves, one per
+    /// upstream call ([`crate::batch`]).
+    pub(crate) rate_limit: Option<Arc<crate::protect::RateLimit>>,
+    /// `BATCH_WINDOW_MS`: how long a batch collects parameter sets ([`crate::batch`]).
+    pub(crate) batch_window: std::time::Duration,
 }
 
 /// Parameters an endpoint accepts: any serde struct.
@@ -125,6 +130,12 @@ pub(crate) trait DynEndpoint: Send + Sync {
         context: &Context,
         data: &Map<String, Value>,
     ) -> Result<(Value, Fetch), AdapterError>;
+
+    /// True when the fetch takes its rate-limit permit itself (one per batched upstream
+    /// call), so the server must not take one per request.
+    fn takes_own_permit(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) struct Erased<E>(pub E);
@@ -156,7 +167,7 @@ impl<E: Endpoint> DynEndpoint for Erased<E> {
     }
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -73,7 +73,9 @@
 //! - Caches answers by endpoint and normalized parameters ([`cache`]), coalesces identical
 //!   in-flight requests, never caches errors. In-process by default; with `CACHE_TYPE=redis`
 //!   the answers live in Redis at `CACHE_REDIS_URL` and every instance of the adapter shares
-//!   them ([`redis_cache`]).
+//!   them ([`redis_cache`]). With `CACHE_REFRESH_WINDOW_MS` set, parameter sets requested
+//!   within that many ms are re-fetched in the background before their entry expires, so
+//!   hot requests never wait for the provider ([`refresh`]).
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
@@ -115,6 +117,16 @@
 //!
 //! For sources other than one HTTP call, implement [`Endpoint`] (an async `fetch`) and add
 //! it with [`Adapter::endpoint`].
+//!
+//! # Batching
+//! When the provider answers many parameter sets in one call (`GET /prices?coins=ETH,BTC`),
+//! implement [`BatchHttpEndpoint`] instead of [`HttpEndpoint`]: `request` gets a slice of
+//! parameter sets, `parse` returns `(index, answer)` pairs, and `max_batch_size` says how
+//! many the provider takes. Add it with [`Adapter::batch_endpoint`]. Cache misses arriving
+//! within `BATCH_WINDOW_MS` (default 5 ms) of the first one of a batch share one upstream
+//! call and one rate-limit permit; each answer is cached under its own key, a parameter set
+//! missing from the provider's answer fails alone (502), and a failed call fails the whole
+//! batch. See [`batch`].
 //!
 //! # Testing an adapter
 //! [`testing`] starts the adapter on an ephemeral port against a mock provider:
@@ -165,6 +177,7 @@
 //! task can use them as the client side. This crate has no feature flags.
 
 pub mod async_completion;
+pub mod batch;
 pub mod cache;
 pub mod config;
 pub mod endpoint;
@@ -173,11 +186,13 @@ pub mod metrics;
 pub mod protect;
 pub mod protocol;
 pub mod redis_cache;
+pub mod refresh;
 pub mod server;
 pub mod single_flight;
 pub mod testing;
 pub mod upstream;
 
+pub use batch::{BatchAnswer, BatchHttpEndpoint};
 pub use config::{Config, ConfigError};
 pub use endpoint::{Context, Endpoint, Http, HttpEndpoint, Output, Params};
 pub use error::AdapterError;

@@ -117,6 +117,14 @@ impl Cache for RedisCache {
         let work = lookup_or_fetch(self.connection.clone(), key.clone(), self.max_age, fetch);
         self.in_flight.run(key, work).await
     }
+
+    async fn store(&self, key: String, resolved: Resolved) {
+        let key = self.redis_key(&key);
+        let mut connection = self.connection.clone();
+        if let Err(error) = write(&mut connection, &key, &resolved, self.max_age).await {
+            tracing::warn!(%key, %error, "cache write of a refreshed answer failed");
+        }
+    }
 }
 
 async fn lookup_or_fetch(

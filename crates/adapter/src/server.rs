@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::async_completion::{
     Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
 };
+use crate::batch::{BatchHttpEndpoint, Batched};
 use crate::cache::{Cache, Fetch, LocalCache, NoCache, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
@@ -27,6 +28,7 @@ use crate::metrics::{EndpointMetrics, Metrics, MetricsError};
 use crate::protect::{RateLimit, RetryPolicy};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
+use crate::refresh::Refresher;
 
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
 /// is reported by the HTTP client (with its own message) rather than by this guard.
@@ -99,6 +101,15 @@ impl Adapter {
     /// Adds an endpoint answered by one HTTP call (see [`HttpEndpoint`]).
     pub fn http_endpoint<E: HttpEndpoint>(self, names: &[&str], endpoint: E) -> Self {
         self.endpoint(names, Http(endpoint))
+    }
+
+    /// Adds an endpoint whose provider answers many parameter sets in one call; concurrent
+    /// cache misses are batched ([`crate::batch`]).
+    pub fn batch_endpoint<E: BatchHttpEndpoint>(mut self, names: &[&str], endpoint: E) -> Self {
+        let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        self.endpoints
+            .push((names, Arc::new(Batched::new(endpoint))));
+        self
     }
 
     /// The endpoint used when a request names none.
@@ -278,6 +289,8 @@ struct Shared {
     in_flight: InFlight,
     /// `None` when `METRICS_ENABLED=false`.
     metrics: Option<Metrics>,
+    /// Background refresh of hot parameter sets (`CACHE_REFRESH_WINDOW_MS`).
+    refresher: Option<Arc<Refresher>>,
 }
 
 impl Shared {
@@ -328,17 +341,35 @@ impl Shared {
                     .await?,
             ),
         };
+        let rate_limit = RateLimit::from_config(config).map(Arc::new);
+        let context = Context {
+            http,
+            retry: RetryPolicy::from_config(config),
+            rate_limit: rate_limit.clone(),
+            batch_window: config.batch_window,
+            metrics: metrics.as_ref().map(|m| m.upstream.clone()),
+        };
+        let adapter_timeout = config.api_timeout + ADAPTER_TIMEOUT_MARGIN;
+        let refresher = match config.cache_refresh_window {
+            // Without a cache there is nothing to keep warm.
+            Some(window) if !config.cache_max_age.is_zero() => Some(Refresher::start(
+                window,
+                config.cache_max_age,
+                config.cache_max_items,
+                cache.clone(),
+                context.clone(),
+                rate_limit.clone(),
+                adapter_timeout,
+            )),
+            _ => None,
+        };
         Ok(Self {
             routes,
             default_route,
-            context: Context {
-                http,
-                retry: RetryPolicy::from_config(config),
-                metrics: metrics.as_ref().map(|m| m.upstream.clone()),
-            },
+            context,
             cache,
-            rate_limit: RateLimit::from_config(config).map(Arc::new),
-            adapter_timeout: config.api_timeout + ADAPTER_TIMEOUT_MARGIN,
+            rate_limit,
+            adapter_timeout,
             max_payload_size: config.max_payload_size,
             next_request_id: AtomicU64::new(1),
             async_mode: match config.async_after {
@@ -353,6 +384,7 @@ impl Shared {
             },
             in_flight,
             metrics,
+            refresher,
         })
     }
 
@@ -398,14 +430,17 @@ impl Shared {
         let key = cache_key(&route.canonical, &params);
         // The permit is taken inside the fetch, which the cache runs only on a miss, so cache
         // hits and coalesced followers never wait for the rate limit.
+        // Batched endpoints take one permit per upstream call themselves.
         let fetch = match &self.rate_limit {
-            Some(limit) => limit.clone().guard(fetch),
-            None => fetch,
+            Some(limit) if !route.endpoint.takes_own_permit() => limit.clone().guard(fetch),
+            _ => fetch,
         };
         let (fetch, fetched) = match &self.metrics {
             Some(metrics) => count_misses(metrics, fetch),
             None => (fetch, None),
         };
+        // The key is copied only when background refresh needs it after the lookup.
+        let refresh_key = self.refresher.as_ref().map(|_| key.clone());
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
                 .await
@@ -418,6 +453,9 @@ impl Shared {
             if !fetched.load(Ordering::Relaxed) {
                 metrics.cache_hit.increment(1);
             }
+        }
+        if let (Some(refresher), Some(key)) = (&self.refresher, refresh_key) {
+            refresher.note(&key, &route.endpoint, &request.data, &resolved);
         }
         Ok(AdapterResponse::success(
             request.job_run_id(),

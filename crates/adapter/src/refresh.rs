@@ -1,0 +1,220 @@
+//! Background refresh: hot parameter sets are re-fetched before their cache entry expires,
+//! so requests for them are always answered from the cache.
+//!
+//! Off unless `CACHE_REFRESH_WINDOW_MS` is set (and `CACHE_MAX_AGE` is not 0). Then every
+//! parameter set answered successfully within the last `CACHE_REFRESH_WINDOW_MS`
+//! milliseconds is fetched again in the background once less than a third of
+//! `CACHE_MAX_AGE` remains of its cache entry, and the fresh answer replaces the entry with
+//! a full time to live. A parameter set not requested for `CACHE_REFRESH_WINDOW_MS` stops
+//! being refreshed and expires normally.
+//!
+//! Refreshes are ordinary upstream calls: they take rate-limit permits (a full queue fails
+//! the refresh, not a request), are retried per `RETRY`, and go through batching for
+//! [`BatchHttpEndpoint`](crate::BatchHttpEndpoint)s. A failed refresh is logged and leaves
+//! the old entry in place until it expires; it is tried once more after a sixth of
+//! `CACHE_MAX_AGE`, and an expired entry is left to the next request. At most
+//! `CACHE_MAX_ITEMS` parameter sets are tracked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::cache::{Cache, Resolved};
+use crate::endpoint::{Context, DynEndpoint, unix_ms};
+use crate::error::AdapterError;
+use crate::protect::RateLimit;
+
+/// Shortest and longest pause between two checks for entries due for a refresh.
+const MIN_TICK: Duration = Duration::from_millis(5);
+const MAX_TICK: Duration = Duration::from_secs(1);
+
+/// A refresh to run: the cache key, its endpoint and the request `data` to parse again.
+type Due = (String, Arc<dyn DynEndpoint>, Map<String, Value>);
+
+/// A parameter set being kept warm.
+struct Tracked {
+    endpoint: Arc<dyn DynEndpoint>,
+    /// The request's `data`, parsed again for every refresh.
+    data: Map<String, Value>,
+    last_requested: Instant,
+    /// When the cached answer was received from the provider (its age).
+    received_unix_ms: u64,
+    refreshing: bool,
+    /// After a failed refresh, the next try waits until then, so a provider outage does
+    /// not get a call every tick.
+    not_before: Option<Instant>,
+}
+
+/// Tracks recently requested parameter sets and refreshes them in a background task.
+pub(crate) struct Refresher {
+    tracked: Mutex<HashMap<String, Tracked>>,
+    window: Duration,
+    max_age: Duration,
+    max_items: usize,
+    cache: Arc<dyn Cache>,
+    context: Context,
+    rate_limit: Option<Arc<RateLimit>>,
+    fetch_timeout: Duration,
+}
+
+impl Refresher {
+    /// Starts the refresh task; it ends once the returned refresher is dropped.
+    pub(crate) fn start(
+        window: Duration,
+        max_age: Duration,
+        max_items: u64,
+        cache: Arc<dyn Cache>,
+        context: Context,
+        rate_limit: Option<Arc<RateLimit>>,
+        fetch_timeout: Duration,
+    ) -> Arc<Self> {
+        let refresher = Arc::new(Self {
+            tracked: Mutex::new(HashMap::new()),
+            window,
+            max_age,
+            max_items: usize::try_from(max_items).unwrap_or(usize::MAX),
+            cache,
+            context,
+            rate_limit,
+            fetch_timeout,
+        });
+        tokio::spawn(run(Arc::downgrade(&refresher)));
+        refresher
+    }
+
+    /// Records that `key` was just answered with `resolved`.
+    pub(crate) fn note(
+        &self,
+        key: &str,
+        endpoint: &Arc<dyn DynEndpoint>,
+        data: &Map<String, Value>,
+        resolved: &Resolved,
+    ) {
+        let received = resolved.timestamps.provider_data_received_unix_ms;
+        // Never held across an await; a panic elsewhere cannot leave the map half-updated.
+        let mut tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = tracked.get_mut(key) {
+            entry.last_requested = Instant::now();
+            entry.received_unix_ms = entry.received_unix_ms.max(received);
+            return;
+        }
+        if tracked.len() >= self.max_items {
+            return;
+        }
+        tracked.insert(
+            key.to_owned(),
+            Tracked {
+                endpoint: endpoint.clone(),
+                data: data.clone(),
+                last_requested: Instant::now(),
+                received_unix_ms: received,
+                refreshing: false,
+                not_before: None,
+            },
+        );
+    }
+
+    fn tick(&self) -> Duration {
+        (self.max_age / 20).clamp(MIN_TICK, MAX_TICK)
+    }
+
+    /// Drops idle parameter sets and returns those due for a refresh, marked as refreshing.
+    fn due(&self) -> Vec<Due> {
+        let now = Instant::now();
+        let now_ms = unix_ms();
+        let lead = u64::try_from((self.max_age / 3).as_millis()).unwrap_or(u64::MAX);
+        let max_age = u64::try_from(self.max_age.as_millis()).unwrap_or(u64::MAX);
+        let mut tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
+        tracked.retain(|key, entry| {
+            let idle = now.duration_since(entry.last_requested) > self.window;
+            if idle {
+                tracing::debug!(%key, "no longer requested; background refresh stops");
+            }
+            !idle
+        });
+        tracked
+            .iter_mut()
+            .filter(|(_, entry)| {
+                let expires_at = entry.received_unix_ms.saturating_add(max_age);
+                let refresh_at = expires_at.saturating_sub(lead);
+                // An expired entry is left to the next request, which fetches it itself and
+                // so tracks it again; refreshing it here would only double the calls.
+                !entry.refreshing
+                    && (refresh_at..expires_at).contains(&now_ms)
+                    && entry.not_before.is_none_or(|t| now >= t)
+            })
+            .map(|(key, entry)| {
+                entry.refreshing = true;
+                (key.clone(), entry.endpoint.clone(), entry.data.clone())
+            })
+            .collect()
+    }
+
+    async fn refresh(
+        self: Arc<Self>,
+        key: String,
+        endpoint: Arc<dyn DynEndpoint>,
+        data: Map<String, Value>,
+    ) {
+        let outcome = self.fetch(endpoint, &data).await;
+        let received = match outcome {
+            Ok(resolved) => {
+                let received = resolved.timestamps.provider_data_received_unix_ms;
+                self.cache.store(key.clone(), resolved).await;
+                Some(received)
+            }
+            Err(error) => {
+                tracing::warn!(%key, %error, "background refresh failed; the cached answer stays until it expires");
+                None
+            }
+        };
+        let mut tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = tracked.get_mut(&key) {
+            entry.refreshing = false;
+            match received {
+                Some(received) => {
+                    entry.received_unix_ms = entry.received_unix_ms.max(received);
+                    entry.not_before = None;
+                }
+                // Half the lead: one more try before the entry expires.
+                None => entry.not_before = Some(Instant::now() + self.max_age / 6),
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        endpoint: Arc<dyn DynEndpoint>,
+        data: &Map<String, Value>,
+    ) -> Result<Resolved, AdapterError> {
+        let own_permit = endpoint.takes_own_permit();
+        let (_, fetch) = endpoint.prepare(&self.context, data)?;
+        let fetch = match &self.rate_limit {
+            Some(limit) if !own_permit => limit.clone().guard(fetch),
+            _ => fetch,
+        };
+        tokio::time::timeout(self.fetch_timeout, fetch)
+            .await
+            .map_err(|_| {
+                AdapterError::Timeout("background refresh did not finish in time".to_owned())
+            })?
+    }
+}
+
+/// Checks for due entries every tick until the refresher is dropped (the adapter stopped).
+async fn run(refresher: Weak<Refresher>) {
+    loop {
+        let Some(tick) = refresher.upgrade().map(|r| r.tick()) else {
+            return;
+        };
+        tokio::time::sleep(tick).await;
+        let Some(refresher) = refresher.upgrade() else {
+            return;
+        };
+        for (key, endpoint, data) in refresher.due() {
+            tokio::spawn(refresher.clone().refresh(key, endpoint, data));
+        }
+    }
+}

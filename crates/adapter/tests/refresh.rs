@@ -1,0 +1,232 @@
+//! Background refresh (`CACHE_REFRESH_WINDOW_MS`): hot parameter sets stay cached.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use offchain_adapter::testing::{MockUpstream, TestAdapter, TestResponse, test_config};
+use offchain_adapter::{Adapter, AdapterError, Config, HttpEndpoint, Output};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// How long the mock provider takes to answer: a request that had to wait for it is easy
+/// to tell from a cache hit.
+const UPSTREAM_DELAY: Duration = Duration::from_millis(300);
+
+#[derive(Deserialize, Serialize)]
+struct PriceParams {
+    coin: String,
+}
+
+struct Price {
+    url: String,
+}
+
+impl HttpEndpoint for Price {
+    type Params = PriceParams;
+
+    fn request(&self, http: &reqwest::Client, params: &PriceParams) -> reqwest::RequestBuilder {
+        http.get(format!("{}/api", self.url))
+            .query(&[("coin", &params.coin)])
+    }
+
+    fn parse(&self, _params: &PriceParams, body: Value) -> Result<Output, AdapterError> {
+        Ok(Output::new(
+            body.get("price").cloned().unwrap_or(Value::Null),
+        ))
+    }
+}
+
+/// A slow provider whose price is the number of calls so far, so each refresh is visible
+/// in the answers; after `healthy_calls` calls it answers 503.
+async fn provider(healthy_calls: u64) -> MockUpstream {
+    let calls = Arc::new(AtomicU64::new(0));
+    let api = get(move || {
+        let calls = calls.clone();
+        async move {
+            let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            tokio::time::sleep(UPSTREAM_DELAY).await;
+            if call > healthy_calls {
+                let body = json!({"error": {"message": "maintenance"}});
+                return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+            }
+            axum::Json(json!({"price": call})).into_response()
+        }
+    });
+    MockUpstream::start(Router::new().route("/api", api)).await
+}
+
+async fn adapter(upstream: &MockUpstream, max_age: &str, window: &str) -> TestAdapter {
+    adapter_with(upstream, "refresh-test", max_age, window, &[]).await
+}
+
+async fn adapter_with(
+    upstream: &MockUpstream,
+    name: &str,
+    max_age: &str,
+    window: &str,
+    vars: &[(&str, &str)],
+) -> TestAdapter {
+    let adapter = Adapter::new(name)
+        .http_endpoint(
+            &["price"],
+            Price {
+                url: upstream.url().to_owned(),
+            },
+        )
+        .default_endpoint("price");
+    let mut all = vec![
+        ("CACHE_MAX_AGE", max_age),
+        ("CACHE_REFRESH_WINDOW_MS", window),
+        ("RETRY", "0"),
+    ];
+    all.extend_from_slice(vars);
+    let config = test_config(&all);
+    TestAdapter::start(adapter, config).await
+}
+
+async fn ask(ea: &TestAdapter) -> (TestResponse, Duration) {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        ea.request(json!({"data": {"coin": "ETH"}})),
+    )
+    .await
+    .expect("an answer within 5 s");
+    (answer, started.elapsed())
+}
+
+#[tokio::test]
+async fn hot_params_never_wait_and_idle_ones_stop_refreshing() {
+    let upstream = provider(u64::MAX).await;
+    // Entries live 1.5 s and are refreshed once less than 0.5 s remains.
+    let ea = adapter(&upstream, "1500", "1000").await;
+    let (first, _) = ask(&ea).await;
+    assert_eq!(first.body["result"], 1);
+
+    // Three lifetimes of the first entry, with a request every 50 ms.
+    let results = keep_hot(&ea, Duration::from_millis(4500)).await;
+    let hits = upstream.hits();
+    // One refresh per second after the first: about 4 in 4.5 s.
+    assert!(results.len() >= 3, "refreshed answers served: {results:?}");
+    assert!((3..=8).contains(&hits), "upstream calls: {hits}");
+
+    // Not requested any more: refreshing stops once the 1 s window has passed (a refresh
+    // already under way may still finish), so a later wait longer than the refresh period
+    // sees no upstream call.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let after_idle = upstream.hits();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        upstream.hits(),
+        after_idle,
+        "idle parameters were refreshed"
+    );
+    // And the entry expired: the next request goes upstream itself.
+    let (answer, took) = ask(&ea).await;
+    assert_eq!(answer.status, 200);
+    assert!(took >= UPSTREAM_DELAY, "{took:?}");
+    assert_eq!(upstream.hits(), after_idle + 1);
+}
+
+/// Requests `ETH` every 50 ms for `hot_for`; each must be a fast cache hit. Returns the
+/// distinct results seen.
+async fn keep_hot(ea: &TestAdapter, hot_for: Duration) -> Vec<u64> {
+    let hot_until = Instant::now() + hot_for;
+    let mut results = Vec::new();
+    while Instant::now() < hot_until {
+        let (answer, took) = ask(ea).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        // A request that waited for the provider takes at least UPSTREAM_DELAY.
+        assert!(
+            took < Duration::from_millis(200),
+            "request waited {took:?}: not served from the cache"
+        );
+        let result = answer.body["result"].as_u64().unwrap_or_default();
+        assert!(
+            results.last().is_none_or(|last| *last <= result),
+            "{results:?} then {result}"
+        );
+        results.push(result);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    results.dedup();
+    results
+}
+
+#[tokio::test]
+async fn refreshed_answers_replace_redis_entries() {
+    let connected = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:6379"),
+    )
+    .await;
+    if !matches!(connected, Ok(Ok(_))) {
+        println!("skipping: no Redis at 127.0.0.1:6379");
+        return;
+    }
+    let upstream = provider(u64::MAX).await;
+    // Its own namespace, so that earlier runs' entries are not found.
+    let name = format!(
+        "refresh-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let vars = [
+        ("CACHE_TYPE", "redis"),
+        ("CACHE_REDIS_URL", "redis://127.0.0.1:6379"),
+    ];
+    let ea = adapter_with(&upstream, &name, "1500", "1000", &vars).await;
+    let (first, _) = ask(&ea).await;
+    assert_eq!(first.body["result"], 1);
+    let results = keep_hot(&ea, Duration::from_millis(3500)).await;
+    assert!(results.len() >= 3, "refreshed answers served: {results:?}");
+    let hits = upstream.hits();
+    assert!((3..=7).contains(&hits), "upstream calls: {hits}");
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_old_answer_until_it_expires() {
+    // The first call succeeds, every refresh gets 503.
+    let upstream = provider(1).await;
+    let ea = adapter(&upstream, "1200", "5000").await;
+    let (first, _) = ask(&ea).await;
+    assert_eq!(first.body["result"], 1);
+    let answered = Instant::now();
+
+    // The refresh is due 0.8 s after the answer and fails; the old entry is still served.
+    while answered.elapsed() < Duration::from_millis(1000) {
+        let (answer, took) = ask(&ea).await;
+        assert_eq!(answer.body["result"], 1, "{:?}", answer.body);
+        assert!(took < Duration::from_millis(200), "{took:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(upstream.hits() >= 2, "a refresh was attempted");
+
+    // Once it has expired the request goes upstream and sees the error.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (answer, _) = ask(&ea).await;
+    assert_eq!(answer.status, 502, "{:?}", answer.body);
+    assert_eq!(answer.body["providerStatusCode"], 503);
+    // The first call, one failed refresh (the retry it would get, a sixth of the age later,
+    // falls after the expiry), and this request's own call: no call every tick.
+    assert_eq!(upstream.hits(), 3);
+}
+
+#[test]
+fn refresh_window_is_optional_and_named_in_errors() {
+    assert_eq!(Config::default().cache_refresh_window, None);
+    let config = Config::from_vars([("CACHE_REFRESH_WINDOW_MS", "60000")]).expect("valid");
+    assert_eq!(config.cache_refresh_window, Some(Duration::from_secs(60)));
+    for bad in ["0", "soon", "-5"] {
+        let error = Config::from_vars([("CACHE_REFRESH_WINDOW_MS", bad)]).expect_err(bad);
+        assert_eq!(error.variable(), "CACHE_REFRESH_WINDOW_MS");
+    }
+}
