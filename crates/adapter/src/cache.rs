@@ -33,6 +33,11 @@ pub type Fetch = Pin<Box<dyn Future<Output = Result<Resolved, AdapterError>> + S
 pub trait Cache: Send + Sync + 'static {
     /// The cached answer for `key`, or the result of `fetch` (stored only on success).
     async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Result<Arc<Resolved>, AdapterError>;
+
+    /// Stores `value` under `key` without a request asking for it: how a streaming
+    /// endpoint ([`crate::stream`]) keeps the cache warm. Best effort: a failed write is
+    /// logged, never returned.
+    async fn put(&self, key: String, value: Arc<Resolved>);
 }
 
 /// In-process cache bounded in items, with a time to live, coalescing concurrent misses.
@@ -60,6 +65,10 @@ impl Cache for LocalCache {
             .await
             .map_err(|shared| (*shared).clone())
     }
+
+    async fn put(&self, key: String, value: Arc<Resolved>) {
+        self.entries.insert(key, value).await;
+    }
 }
 
 /// No caching: every request goes upstream (`CACHE_MAX_AGE=0`).
@@ -75,6 +84,9 @@ impl Cache for NoCache {
     ) -> Result<Arc<Resolved>, AdapterError> {
         fetch.await.map(Arc::new)
     }
+
+    // Nothing is kept; a streaming endpoint still answers from its own latest values.
+    async fn put(&self, _key: String, _value: Arc<Resolved>) {}
 }
 
 /// A deterministic key: the endpoint's canonical name and the parameters as JSON with

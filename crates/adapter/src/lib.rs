@@ -167,6 +167,7 @@ pub mod protocol;
 pub mod redis_cache;
 pub mod server;
 pub mod single_flight;
+pub mod stream;
 pub mod testing;
 pub mod upstream;
 
@@ -175,3 +176,4 @@ pub use endpoint::{Context, Endpoint, Http, HttpEndpoint, Output, Params};
 pub use error::AdapterError;
 pub use protocol::{AdapterRequest, AdapterResponse};
 pub use server::{Adapter, StartError};
+pub use stream::{StreamEndpoint, StreamSettings};

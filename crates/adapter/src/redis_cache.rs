@@ -117,6 +117,14 @@ impl Cache for RedisCache {
         let work = lookup_or_fetch(self.connection.clone(), key.clone(), self.max_age, fetch);
         self.in_flight.run(key, work).await
     }
+
+    async fn put(&self, key: String, value: Arc<Resolved>) {
+        let key = self.redis_key(&key);
+        let mut connection = self.connection.clone();
+        if let Err(error) = write(&mut connection, &key, &value, self.max_age).await {
+            tracing::warn!(%key, %error, "cache write of a streamed value failed");
+        }
+    }
 }
 
 async fn lookup_or_fetch(
