@@ -202,6 +202,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn put_values_are_hits_and_replace_older_ones() {
+        let cache = LocalCache::new(100, Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        cache.put("k".into(), Arc::new(answer(7))).await;
+        let got = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
+            .await;
+        assert_eq!(got.map(|r| r.result.clone()), Ok(json!(7)));
+        cache.put("k".into(), Arc::new(answer(8))).await;
+        let got = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
+            .await;
+        assert_eq!(got.map(|r| r.result.clone()), Ok(json!(8)));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "put values are never fetched"
+        );
+    }
+
+    #[tokio::test]
     async fn errors_are_not_cached() {
         let cache = LocalCache::new(100, Duration::from_secs(60));
         let calls = Arc::new(AtomicUsize::new(0));

@@ -25,7 +25,15 @@
 //! - sends [`StreamEndpoint::heartbeat`] every [`StreamSettings::heartbeat_interval`];
 //! - on a dropped or failed connection **reconnects** with exponential backoff
 //!   ([`StreamSettings::backoff_min`] doubling up to [`StreamSettings::backoff_max`]) and
-//!   re-subscribes every active parameter set.
+//!   re-subscribes every active parameter set. Values streamed before the drop stay in the
+//!   cache until `CACHE_MAX_AGE`, but are not served after that: requests then wait for the
+//!   new connection's values;
+//! - limits active subscriptions to [`StreamSettings::max_subscriptions`] (one more → 429).
+//!
+//! A streaming request that misses the cache goes through the rate limit like any upstream
+//! call (it takes a permit while waiting for its first value); cache hits do not. With
+//! `CACHE_TYPE=redis` the streamed values are written to Redis, so other instances read
+//! them, but each instance keeps its own connection and subscriptions.
 //!
 //! The connection task starts with the server and ends when the router is dropped.
 //! Messages are text: providers with binary protocols are not covered yet.
@@ -92,11 +100,16 @@ pub struct StreamSettings {
     pub backoff_min: Duration,
     /// Longest reconnection delay.
     pub backoff_max: Duration,
+    /// Most parameter sets subscribed at once; a request for one more is answered 429
+    /// (`AdapterRateLimitError`), so clients cannot grow the provider's subscription list
+    /// (and this adapter's memory) without bound.
+    pub max_subscriptions: usize,
 }
 
 impl StreamSettings {
     /// Settings for `url` with defaults: first value within 5 s, unsubscribe after 5 min
-    /// idle, heartbeat every 30 s, reconnect after 100 ms doubling up to 30 s.
+    /// idle, heartbeat every 30 s, reconnect after 100 ms doubling up to 30 s, at most
+    /// 10 000 subscriptions.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -105,6 +118,7 @@ impl StreamSettings {
             heartbeat_interval: Duration::from_secs(30),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
+            max_subscriptions: 10_000,
         }
     }
 }
@@ -213,10 +227,16 @@ impl<E: StreamEndpoint> DynEndpoint for Streaming<E> {
         // Every request, hit or miss, counts as interest, so hot parameters stay subscribed.
         let is_new = {
             let mut subscriptions = hub.lock();
+            let active = subscriptions.len();
             match subscriptions.get_mut(&key) {
                 Some(subscription) => {
                     subscription.last_requested = Instant::now();
                     false
+                }
+                None if active >= self.settings.max_subscriptions => {
+                    return Err(AdapterError::RateLimited(format!(
+                        "the stream already has {active} active subscriptions"
+                    )));
                 }
                 None => {
                     subscriptions.insert(
@@ -308,7 +328,12 @@ impl<E: StreamEndpoint> Connection<E> {
                     match self.serve(socket).await {
                         Ended::Stopped => return,
                         Ended::Dropped => {
-                            tracing::warn!(url = %self.settings.url, "stream dropped; reconnecting")
+                            tracing::warn!(url = %self.settings.url, "stream dropped; reconnecting");
+                            // Values from a dead connection may be stale: once the cache
+                            // entries expire, requests wait for values from the new one.
+                            for subscription in self.hub.lock().values_mut() {
+                                subscription.latest = None;
+                            }
                         }
                     }
                 }

@@ -366,3 +366,22 @@ async fn idle_parameters_are_unsubscribed_and_subscribed_again_on_demand() {
         .expect(received(subscribe_frame("ETH")), WAIT)
         .await;
 }
+
+#[tokio::test]
+async fn subscriptions_beyond_the_limit_are_rate_limited() {
+    let mut provider = Provider::start().await;
+    let ea = start(StreamSettings {
+        max_subscriptions: 1,
+        ..settings(&provider)
+    })
+    .await;
+    assert_eq!(price(&ea, "ETH").await.body["result"], json!(100));
+    let over = price(&ea, "BTC").await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert_eq!(over.body["error"]["name"], "AdapterRateLimitError");
+    // The active one is still served.
+    assert_eq!(price(&ea, "ETH").await.status, 200);
+    provider
+        .expect_none(received(subscribe_frame("BTC")), Duration::from_millis(300))
+        .await;
+}
