@@ -445,7 +445,19 @@ impl<E: StreamEndpoint> Connection<E> {
     }
 
     async fn handle(&self, message: &str) {
-        for (params, output) in self.endpoint.handle(message) {
+        // A handler that panics on one odd message must not end the connection task: that
+        // would silently stop every streaming answer until restart.
+        let endpoint = &self.endpoint;
+        let results = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            endpoint.handle(message)
+        })) {
+            Ok(results) => results,
+            Err(_) => {
+                tracing::error!(message, "the stream handler panicked; message skipped");
+                return;
+            }
+        };
+        for (params, output) in results {
             let normalized = match serde_json::to_value(&params) {
                 Ok(normalized) => normalized,
                 Err(error) => {

@@ -41,6 +41,9 @@ impl StreamEndpoint for Ticker {
     }
 
     fn handle(&self, message: &str) -> Vec<(Pair, Output)> {
+        if message == "crash the handler" {
+            panic!("a handler bug");
+        }
         let Ok(value) = serde_json::from_str::<Value>(message) else {
             return Vec::new();
         };
@@ -72,6 +75,7 @@ fn unsubscribe_frame(coin: &str) -> String {
 enum Event {
     Connected(usize),
     Received(usize, String),
+    Closed(usize),
 }
 
 enum Control {
@@ -115,36 +119,41 @@ impl Provider {
                 let events_tx = events_tx.clone();
                 let prices = prices.clone();
                 tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            frame = socket.next() => {
-                                let Some(Ok(Message::Text(text))) = frame else {
-                                    if matches!(frame, Some(Ok(_))) { continue }
-                                    return;
-                                };
-                                let text = text.as_str().to_owned();
-                                let _ = events_tx.send(Event::Received(number, text.clone()));
-                                let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                                if parsed["op"] == "subscribe" && parsed["coin"] != "SILENT" {
-                                    let price = prices.fetch_add(1, Ordering::SeqCst);
-                                    let push = json!({"coin": parsed["coin"], "price": price});
-                                    if socket.send(Message::text(push.to_string())).await.is_err() {
+                    let closed_tx = events_tx.clone();
+                    let connection = async move {
+                        loop {
+                            tokio::select! {
+                                frame = socket.next() => {
+                                    let Some(Ok(Message::Text(text))) = frame else {
+                                        if matches!(frame, Some(Ok(_))) { continue }
                                         return;
+                                    };
+                                    let text = text.as_str().to_owned();
+                                    let _ = events_tx.send(Event::Received(number, text.clone()));
+                                    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                                    if parsed["op"] == "subscribe" && parsed["coin"] != "SILENT" {
+                                        let price = prices.fetch_add(1, Ordering::SeqCst);
+                                        let push = json!({"coin": parsed["coin"], "price": price});
+                                        if socket.send(Message::text(push.to_string())).await.is_err() {
+                                            return;
+                                        }
                                     }
                                 }
+                                command = control.recv() => match command {
+                                    Some(Control::Push(text)) => {
+                                        if socket.send(Message::text(text)).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                    // Dropping the socket without a close handshake, like a
+                                    // crashed provider or a cut network.
+                                    Some(Control::Drop) | None => return,
+                                },
                             }
-                            command = control.recv() => match command {
-                                Some(Control::Push(text)) => {
-                                    if socket.send(Message::text(text)).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                // Dropping the socket without a close handshake, like a
-                                // crashed provider or a cut network.
-                                Some(Control::Drop) | None => return,
-                            },
                         }
-                    }
+                    };
+                    connection.await;
+                    let _ = closed_tx.send(Event::Closed(number));
                 });
             }
         });
@@ -329,7 +338,9 @@ async fn dropped_connection_reconnects_and_resubscribes() {
     expected.sort();
     assert_eq!(resubscribed, expected);
 
-    // Values on the new connection reach the cache.
+    // A handler that panics loses that message only; values on the new connection reach
+    // the cache.
+    provider.control(Control::Push("crash the handler".to_owned()));
     provider.control(Control::Push(
         json!({"coin": "BTC", "price": 777}).to_string(),
     ));
@@ -383,5 +394,21 @@ async fn subscriptions_beyond_the_limit_are_rate_limited() {
     assert_eq!(price(&ea, "ETH").await.status, 200);
     provider
         .expect_none(received(subscribe_frame("BTC")), Duration::from_millis(300))
+        .await;
+}
+
+#[tokio::test]
+async fn the_connection_closes_when_the_adapter_is_dropped() {
+    let mut provider = Provider::start().await;
+    let ea = start(settings(&provider)).await;
+    assert_eq!(price(&ea, "ETH").await.status, 200);
+    provider.expect(|e| *e == Event::Connected(1), WAIT).await;
+    drop(ea);
+    provider.expect(|e| *e == Event::Closed(1), WAIT).await;
+    provider
+        .expect_none(
+            |e| matches!(e, Event::Connected(_)),
+            Duration::from_millis(300),
+        )
         .await;
 }
