@@ -34,10 +34,11 @@ pub trait Cache: Send + Sync + 'static {
     /// The cached answer for `key`, or the result of `fetch` (stored only on success).
     async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Result<Arc<Resolved>, AdapterError>;
 
-    /// Replaces the entry for `key` with a fresh answer and a full time to live; used by
-    /// background refresh ([`crate::refresh`]). Failures are logged, never returned: the
-    /// old entry then simply expires.
-    async fn store(&self, key: String, resolved: Resolved);
+    /// Stores `value` under `key` with a full time to live, without a request asking for
+    /// it: how a streaming endpoint ([`crate::stream`]) and background refresh
+    /// ([`crate::refresh`]) keep the cache warm. Best effort: a failed write is logged, never
+    /// returned (the old entry then simply expires).
+    async fn put(&self, key: String, value: Arc<Resolved>);
 }
 
 /// In-process cache bounded in items, with a time to live, coalescing concurrent misses.
@@ -66,8 +67,8 @@ impl Cache for LocalCache {
             .map_err(|shared| (*shared).clone())
     }
 
-    async fn store(&self, key: String, resolved: Resolved) {
-        self.entries.insert(key, Arc::new(resolved)).await;
+    async fn put(&self, key: String, value: Arc<Resolved>) {
+        self.entries.insert(key, value).await;
     }
 }
 
@@ -85,7 +86,8 @@ impl Cache for NoCache {
         fetch.await.map(Arc::new)
     }
 
-    async fn store(&self, _key: String, _resolved: Resolved) {}
+    // Nothing is kept; a streaming endpoint still answers from its own latest values.
+    async fn put(&self, _key: String, _value: Arc<Resolved>) {}
 }
 
 /// A deterministic key: the endpoint's canonical name and the parameters as JSON with
@@ -197,6 +199,27 @@ mod tests {
             calls.load(Ordering::SeqCst),
             2,
             "expired entry is fetched again"
+        );
+    }
+
+    #[tokio::test]
+    async fn put_values_are_hits_and_replace_older_ones() {
+        let cache = LocalCache::new(100, Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        cache.put("k".into(), Arc::new(answer(7))).await;
+        let got = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
+            .await;
+        assert_eq!(got.map(|r| r.result.clone()), Ok(json!(7)));
+        cache.put("k".into(), Arc::new(answer(8))).await;
+        let got = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
+            .await;
+        assert_eq!(got.map(|r| r.result.clone()), Ok(json!(8)));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "put values are never fetched"
         );
     }
 

@@ -128,6 +128,66 @@
 //! missing from the provider's answer fails alone (502), and a failed call fails the whole
 //! batch. See [`batch`].
 //!
+//! # Streaming (WebSocket) providers
+//! For a provider that pushes prices over a WebSocket, implement [`StreamEndpoint`] and add
+//! it with [`Adapter::stream_endpoint`]. The framework keeps one connection, subscribes a
+//! parameter set when it is first requested, writes every value the provider pushes into
+//! the cache (so later requests are cache hits), unsubscribes parameter sets nobody asked
+//! for within [`StreamSettings::idle_ttl`], sends heartbeats, and reconnects with backoff,
+//! re-subscribing everything active. A first request waits up to
+//! [`StreamSettings::first_value_timeout`] for a value, else 504. Details in [`stream`].
+//!
+//! ```no_run
+//! use offchain_adapter::{Adapter, Config, Output, StartError, StreamEndpoint, StreamSettings};
+//! use serde::{Deserialize, Serialize};
+//! use serde_json::{Value, json};
+//!
+//! #[derive(Deserialize, Serialize)]
+//! struct Pair {
+//!     #[serde(alias = "base")]
+//!     coin: String,
+//! }
+//!
+//! struct Ticker;
+//!
+//! impl StreamEndpoint for Ticker {
+//!     type Params = Pair;
+//!
+//!     fn subscribe(&self, p: &Pair) -> String {
+//!         json!({"op": "subscribe", "pair": format!("{}/USD", p.coin)}).to_string()
+//!     }
+//!
+//!     fn unsubscribe(&self, p: &Pair) -> String {
+//!         json!({"op": "unsubscribe", "pair": format!("{}/USD", p.coin)}).to_string()
+//!     }
+//!
+//!     // `{"pair": "ETH/USD", "price": 467.85}` → the answer for `{"coin": "ETH"}`.
+//!     fn handle(&self, message: &str) -> Vec<(Pair, Output)> {
+//!         let Ok(msg) = serde_json::from_str::<Value>(message) else { return Vec::new() };
+//!         let (Some(pair), Some(price)) = (msg["pair"].as_str(), msg.get("price")) else {
+//!             return Vec::new(); // acknowledgements, pongs
+//!         };
+//!         let Some(coin) = pair.strip_suffix("/USD") else { return Vec::new() };
+//!         vec![(Pair { coin: coin.to_owned() }, Output::new(price.clone()))]
+//!     }
+//!
+//!     fn heartbeat(&self) -> Option<String> {
+//!         Some(json!({"op": "ping"}).to_string())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), StartError> {
+//!     let config = Config::from_env()?;
+//!     let settings = StreamSettings::new(config.required("WS_API_URL")?);
+//!     Adapter::new("ticker")
+//!         .stream_endpoint(&["price"], Ticker, settings)
+//!         .default_endpoint("price")
+//!         .serve(config)
+//!         .await
+//! }
+//! ```
+//!
 //! # Testing an adapter
 //! [`testing`] starts the adapter on an ephemeral port against a mock provider:
 //!
@@ -189,6 +249,7 @@ pub mod redis_cache;
 pub mod refresh;
 pub mod server;
 pub mod single_flight;
+pub mod stream;
 pub mod testing;
 pub mod upstream;
 
@@ -198,3 +259,4 @@ pub use endpoint::{Context, Endpoint, Http, HttpEndpoint, Output, Params};
 pub use error::AdapterError;
 pub use protocol::{AdapterRequest, AdapterResponse};
 pub use server::{Adapter, StartError};
+pub use stream::{StreamEndpoint, StreamSettings};

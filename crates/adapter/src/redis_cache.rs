@@ -118,11 +118,11 @@ impl Cache for RedisCache {
         self.in_flight.run(key, work).await
     }
 
-    async fn store(&self, key: String, resolved: Resolved) {
+    async fn put(&self, key: String, value: Arc<Resolved>) {
         let key = self.redis_key(&key);
         let mut connection = self.connection.clone();
-        if let Err(error) = write(&mut connection, &key, &resolved, self.max_age).await {
-            tracing::warn!(%key, %error, "cache write of a refreshed answer failed");
+        if let Err(error) = write(&mut connection, &key, &value, self.max_age).await {
+            tracing::warn!(%key, %error, "cache write of a streamed or refreshed answer failed");
         }
     }
 }

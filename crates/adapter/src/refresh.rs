@@ -162,7 +162,7 @@ impl Refresher {
         let received = match outcome {
             Ok(resolved) => {
                 let received = resolved.timestamps.provider_data_received_unix_ms;
-                self.cache.store(key.clone(), resolved).await;
+                self.cache.put(key.clone(), Arc::new(resolved)).await;
                 Some(received)
             }
             Err(error) => {

@@ -29,6 +29,7 @@ use crate::protect::{RateLimit, RetryPolicy};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
 use crate::refresh::Refresher;
+use crate::stream::{StreamEndpoint, StreamSettings, Streaming};
 
 /// Extra time over `API_TIMEOUT` before the adapter itself gives up, so an upstream timeout
 /// is reported by the HTTP client (with its own message) rather than by this guard.
@@ -109,6 +110,19 @@ impl Adapter {
         let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
         self.endpoints
             .push((names, Arc::new(Batched::new(endpoint))));
+        self
+    }
+
+    /// Adds an endpoint answered from a provider's WebSocket stream (see [`crate::stream`]).
+    pub fn stream_endpoint<E: StreamEndpoint>(
+        mut self,
+        names: &[&str],
+        endpoint: E,
+        settings: StreamSettings,
+    ) -> Self {
+        let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        self.endpoints
+            .push((names, Arc::new(Streaming::new(endpoint, settings))));
         self
     }
 
@@ -304,6 +318,7 @@ impl Shared {
             false => None,
         };
         let mut routes = HashMap::new();
+        let mut canonical_routes = Vec::new();
         for (names, endpoint) in adapter.endpoints {
             let Some(canonical) = names.first().cloned() else {
                 return Err(StartError::Definition("an endpoint has no name".to_owned()));
@@ -313,6 +328,7 @@ impl Shared {
                 canonical,
                 endpoint,
             });
+            canonical_routes.push(route.clone());
             for name in names {
                 if routes.insert(name.clone(), route.clone()).is_some() {
                     return Err(StartError::Definition(format!(
@@ -363,6 +379,9 @@ impl Shared {
             )),
             _ => None,
         };
+        for route in &canonical_routes {
+            route.endpoint.attach(&route.canonical, &cache);
+        }
         Ok(Self {
             routes,
             default_route,

@@ -390,3 +390,48 @@ async fn redis_hits_and_misses_are_counted() {
     assert_eq!(counted(&b, "ea_cache_misses_total"), "0");
     assert_eq!(counted(&b, "ea_cache_hits_total"), "1");
 }
+
+/// What a streaming endpoint writes with `put` is read back by the request path's
+/// `get_or_fetch`, and expires with the cache's max age like any answer.
+#[tokio::test]
+async fn put_values_are_read_by_get_or_fetch() {
+    use offchain_adapter::cache::{Cache, Fetch, Resolved};
+    use offchain_adapter::protocol::Timestamps;
+    use offchain_adapter::redis_cache::RedisCache;
+    use std::sync::atomic::AtomicUsize;
+
+    if !redis_is_running().await {
+        return;
+    }
+    let name = unique_name("put");
+    let cache = match RedisCache::connect(REDIS_URL, &name, Duration::from_millis(300)).await {
+        Ok(cache) => cache,
+        Err(error) => panic!("Redis is reachable but the cache does not connect: {error}"),
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let fetch = |calls: &Arc<AtomicUsize>| -> Fetch {
+        let calls = calls.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Resolved {
+                result: json!("fetched"),
+                data: serde_json::Map::new(),
+                timestamps: Timestamps::default(),
+            })
+        })
+    };
+    let streamed = Resolved {
+        result: json!("streamed"),
+        data: serde_json::Map::new(),
+        timestamps: Timestamps::default(),
+    };
+    cache.put("k".into(), Arc::new(streamed)).await;
+    let got = cache.get_or_fetch("k".into(), fetch(&calls)).await;
+    assert_eq!(got.map(|r| r.result.clone()), Ok(json!("streamed")));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = cache.get_or_fetch("k".into(), fetch(&calls)).await;
+    assert_eq!(got.map(|r| r.result.clone()), Ok(json!("fetched")));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the put value expired");
+}
