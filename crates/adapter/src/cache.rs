@@ -96,41 +96,49 @@ impl Cache for NoCache {
 /// Parameters are the deserialized-then-reserialized struct, so aliases, key order and
 /// unknown keys in the request do not change the key.
 pub fn cache_key(endpoint: &str, params: &Value) -> String {
-    let mut key = String::with_capacity(endpoint.len() + 64);
-    key.push_str(endpoint);
-    key.push(':');
+    let mut key = Vec::with_capacity(endpoint.len() + 64);
+    key.extend_from_slice(endpoint.as_bytes());
+    key.push(b':');
     write_canonical(params, &mut key);
-    key
+    // Only valid UTF-8 was written: `endpoint` and serde_json's output.
+    String::from_utf8(key).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Writes `value` as JSON with object keys sorted, straight into `out` (this runs for every
+/// request, so no temporary strings).
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
+            keys.sort_unstable();
+            out.push(b'{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
+                write_json(k, out);
+                out.push(b':');
                 write_canonical(&map[k], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_json(scalar, out),
     }
+}
+
+fn write_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Strings and scalars always serialize; writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
@@ -177,6 +185,18 @@ mod tests {
         assert_ne!(
             cache_key("p", &json!({"a": "1"})),
             cache_key("p", &json!({"a": 1}))
+        );
+    }
+
+    #[test]
+    fn key_format_is_stable() {
+        // Keys are shared through Redis between versions: the format must not drift.
+        assert_eq!(
+            cache_key(
+                "price",
+                &json!({"market": "U\"SD", "coin": "ETH", "n": [1.5, null, true, {"b": 1, "a": -2}]})
+            ),
+            r#"price:{"coin":"ETH","market":"U\"SD","n":[1.5,null,true,{"a":-2,"b":1}]}"#
         );
     }
 

@@ -221,6 +221,99 @@ impl AdapterResponse {
     }
 }
 
+/// Serializes exactly like the [`SuccessResponse`] that [`AdapterResponse::success`] builds
+/// from the same parts (with an empty `meta`), but borrows them: the server answers cache
+/// hits with this, without copying the cached `data` per request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SuccessRef<'a> {
+    #[serde(rename = "jobRunID")]
+    job_run_id: &'a str,
+    data: DataWithResult<'a>,
+    result: &'a Value,
+    status_code: u16,
+    status: Status,
+    error: Option<&'a ErrorBody>,
+    pending: bool,
+    timestamps: &'a Timestamps,
+    meta: EmptyObject,
+}
+
+impl<'a> SuccessRef<'a> {
+    pub(crate) fn new(
+        job_run_id: &'a str,
+        result: &'a Value,
+        data: &'a Map<String, Value>,
+        timestamps: &'a Timestamps,
+    ) -> Self {
+        Self {
+            job_run_id,
+            data: DataWithResult { data, result },
+            result,
+            status_code: 200,
+            status: Status::Completed,
+            error: None,
+            pending: false,
+            timestamps,
+            meta: EmptyObject,
+        }
+    }
+}
+
+/// `data` with `result` inserted where `Map::insert` would put it.
+struct DataWithResult<'a> {
+    data: &'a Map<String, Value>,
+    result: &'a Value,
+}
+
+impl Serialize for DataWithResult<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let replaces = self.data.contains_key("result");
+        let mut map = serializer.serialize_map(Some(self.data.len() + usize::from(!replaces)))?;
+        // A new key goes in key order (serde_json's default map) or last (`preserve_order`).
+        let mut to_insert = !replaces;
+        let sorted = map_is_sorted();
+        for (key, value) in self.data {
+            if key == "result" {
+                map.serialize_entry(key, self.result)?;
+                continue;
+            }
+            if to_insert && sorted && key.as_str() > "result" {
+                map.serialize_entry("result", self.result)?;
+                to_insert = false;
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if to_insert {
+            map.serialize_entry("result", self.result)?;
+        }
+        map.end()
+    }
+}
+
+/// Whether `serde_json::Map` iterates in key order (it keeps insertion order when some
+/// crate in the build enables serde_json's `preserve_order`).
+fn map_is_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut probe = Map::new();
+        probe.insert("b".to_owned(), Value::Null);
+        probe.insert("a".to_owned(), Value::Null);
+        probe.keys().next().is_some_and(|k| k == "a")
+    })
+}
+
+/// `{}`.
+struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
 impl<'de> Deserialize<'de> for AdapterResponse {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
@@ -334,6 +427,42 @@ mod tests {
             serde_json::from_value::<AdapterResponse>(wire).ok(),
             Some(r)
         );
+    }
+
+    #[test]
+    fn borrowed_success_serializes_byte_for_byte_like_the_owned_one() {
+        let timestamps = Timestamps {
+            provider_data_requested_unix_ms: 1_700_000_000_000,
+            provider_data_received_unix_ms: 1_700_000_000_042,
+        };
+        let datas = [
+            json!({}),
+            json!({"symbol": "ETH-USD", "price": 102.4, "size": 0.018, "timestamp": 1}),
+            json!({"a": 1, "result": "old", "z": [1, {"y": null}]}),
+            json!({"quote": "x\"y\u{1}", "rest": 2, "résumé": true, "zz": {}}),
+            json!({"result": 1}),
+            json!({"s": 1}),
+        ];
+        for (i, data) in datas.into_iter().enumerate() {
+            let Value::Object(data) = data else {
+                unreachable!()
+            };
+            for (id, result) in [("", json!(1)), ("job \"7\"\n", json!({"p": [1.5, "x"]}))] {
+                let owned = AdapterResponse::success(
+                    id.to_owned(),
+                    result.clone(),
+                    data.clone(),
+                    timestamps,
+                    json!({}),
+                );
+                let borrowed = SuccessRef::new(id, &result, &data, &timestamps);
+                assert_eq!(
+                    serde_json::to_string(&borrowed).expect("serializes"),
+                    serde_json::to_string(&owned).expect("serializes"),
+                    "data #{i}, id {id:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -20,13 +21,13 @@ use crate::async_completion::{
     Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
 };
 use crate::batch::{BatchHttpEndpoint, Batched};
-use crate::cache::{Cache, Fetch, LocalCache, NoCache, cache_key};
+use crate::cache::{Cache, Fetch, LocalCache, NoCache, Resolved, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
 use crate::metrics::{EndpointMetrics, Metrics, MetricsError};
 use crate::protect::{RateLimit, RetryPolicy};
-use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
+use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID, SuccessRef};
 use crate::redis_cache::{RedisCache, RedisStartError};
 use crate::refresh::Refresher;
 use crate::stream::{StreamEndpoint, StreamSettings, Streaming};
@@ -421,25 +422,32 @@ impl Shared {
         }
     }
 
-    fn request_id(&self, headers: &HeaderMap) -> String {
-        headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 64)
-            .map(str::to_owned)
+    /// The caller's `x-request-id` when it is usable, else the next number in hex.
+    fn request_id(&self, given: Option<HeaderValue>) -> HeaderValue {
+        given
+            .filter(|v| !v.is_empty() && v.len() <= 64 && v.to_str().is_ok())
             .unwrap_or_else(|| {
-                format!("{:x}", self.next_request_id.fetch_add(1, Ordering::Relaxed))
+                let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+                HeaderValue::try_from(format!("{n:x}"))
+                    .unwrap_or_else(|_| HeaderValue::from_static("0"))
             })
     }
 
     async fn respond(&self, request: &AdapterRequest) -> AdapterResponse {
+        self.answer(request).await.into_adapter_response()
+    }
+
+    async fn answer(&self, request: &AdapterRequest) -> Answer {
         match self.resolve(request).await {
-            Ok(response) => response,
-            Err(error) => error.to_response(request.job_run_id()),
+            Ok(resolved) => Answer::Resolved {
+                job_run_id: request.job_run_id(),
+                resolved,
+            },
+            Err(error) => Answer::Response(error.to_response(request.job_run_id())),
         }
     }
 
-    async fn resolve(&self, request: &AdapterRequest) -> Result<AdapterResponse, AdapterError> {
+    async fn resolve(&self, request: &AdapterRequest) -> Result<Arc<Resolved>, AdapterError> {
         let route = self.route(request.endpoint_name())?;
         tracing::Span::current().record("endpoint", route.canonical.as_str());
         let (params, fetch) = route
@@ -476,24 +484,120 @@ impl Shared {
         if let (Some(refresher), Some(key)) = (&self.refresher, refresh_key) {
             refresher.note(&key, &route.endpoint, &request.data, &resolved);
         }
-        Ok(AdapterResponse::success(
-            request.job_run_id(),
-            resolved.result.clone(),
-            resolved.data.clone(),
-            resolved.timestamps,
-            json!({}),
-        ))
+        Ok(resolved)
+    }
+}
+
+/// What a request is answered with.
+enum Answer {
+    /// A success straight from the cache, serialized without copying the cached answer.
+    Resolved {
+        job_run_id: String,
+        resolved: Arc<Resolved>,
+    },
+    /// Anything else (errors, pending).
+    Response(AdapterResponse),
+}
+
+impl Answer {
+    fn status_code(&self) -> u16 {
+        match self {
+            Self::Resolved { .. } => 200,
+            Self::Response(response) => response.status_code(),
+        }
+    }
+
+    fn into_adapter_response(self) -> AdapterResponse {
+        match self {
+            Self::Resolved {
+                job_run_id,
+                resolved,
+            } => AdapterResponse::success(
+                job_run_id,
+                resolved.result.clone(),
+                resolved.data.clone(),
+                resolved.timestamps,
+                json!({}),
+            ),
+            Self::Response(response) => response,
+        }
+    }
+
+    fn to_http(&self) -> Response {
+        match self {
+            Self::Resolved {
+                job_run_id,
+                resolved,
+            } => {
+                let body = SuccessRef::new(
+                    job_run_id,
+                    &resolved.result,
+                    &resolved.data,
+                    &resolved.timestamps,
+                );
+                // Sized for a typical answer in one allocation.
+                let mut bytes = Vec::with_capacity(512);
+                match serde_json::to_writer(&mut bytes, &body) {
+                    Ok(()) => (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        bytes,
+                    )
+                        .into_response(),
+                    // Only a custom `Serialize` in the data could fail; answer as axum would.
+                    Err(_) => json_response(&self.clone_response()),
+                }
+            }
+            Self::Response(response) => json_response(response),
+        }
+    }
+
+    fn clone_response(&self) -> AdapterResponse {
+        match self {
+            Self::Resolved {
+                job_run_id,
+                resolved,
+            } => Self::Resolved {
+                job_run_id: job_run_id.clone(),
+                resolved: resolved.clone(),
+            }
+            .into_adapter_response(),
+            Self::Response(response) => response.clone(),
+        }
+    }
+}
+
+impl From<AdapterResponse> for Answer {
+    fn from(response: AdapterResponse) -> Self {
+        Self::Response(response)
+    }
+}
+
+/// The `x-request-id` header of a request, cloned alone (extracting the whole `HeaderMap`
+/// would copy every header per request).
+struct RequestIdHeader(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestIdHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get("x-request-id").cloned()))
     }
 }
 
 async fn answer_request(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
+    RequestIdHeader(given_request_id): RequestIdHeader,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request_id = shared.request_id(&headers);
-    let span =
-        tracing::info_span!("request", request_id = %request_id, endpoint = tracing::field::Empty);
+    let request_id = shared.request_id(given_request_id);
+    let span = tracing::info_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or_default(),
+        endpoint = tracing::field::Empty
+    );
     let started = Instant::now();
     let (response, route) = answer(&shared, body).instrument(span.clone()).await;
     let status = response.status_code();
@@ -512,15 +616,13 @@ async fn answer_request(
             tracing::info!(status, elapsed_ms, "answered");
         }
     });
-    let mut http = json_response(&response);
-    if matches!(response, AdapterResponse::Pending(_)) {
+    let mut http = response.to_http();
+    if matches!(response, Answer::Response(AdapterResponse::Pending(_))) {
         // Some nodes suspend on this header rather than on the body (bridge.md §2).
         http.headers_mut()
             .insert("x-chainlink-pending", HeaderValue::from_static("true"));
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        http.headers_mut().insert("x-request-id", value);
-    }
+    http.headers_mut().insert("x-request-id", request_id);
     http
 }
 
@@ -529,7 +631,7 @@ async fn answer_request(
 async fn answer(
     shared: &Arc<Shared>,
     body: Result<Bytes, BytesRejection>,
-) -> (AdapterResponse, Option<Arc<Route>>) {
+) -> (Answer, Option<Arc<Route>>) {
     let job_run_id = || DEFAULT_JOB_RUN_ID.to_owned();
     let body = match body {
         Ok(body) => body,
@@ -537,14 +639,14 @@ async fn answer(
             let error = AdapterError::PayloadTooLarge {
                 limit: shared.max_payload_size,
             };
-            return (error.to_response(job_run_id()), None);
+            return (error.to_response(job_run_id()).into(), None);
         }
         Err(rejection) => {
             let error = AdapterError::Input {
                 param: None,
                 message: format!("could not read the request body: {rejection}"),
             };
-            return (error.to_response(job_run_id()), None);
+            return (error.to_response(job_run_id()).into(), None);
         }
     };
     let request: AdapterRequest = match serde_json::from_slice(&body) {
@@ -554,7 +656,7 @@ async fn answer(
                 param: None,
                 message: format!("request body is not a valid adapter request: {e}"),
             };
-            return (error.to_response(job_run_id()), None);
+            return (error.to_response(job_run_id()).into(), None);
         }
     };
     // A second lookup (resolve does its own) only when metrics are on; it is a hash probe.
@@ -578,8 +680,9 @@ async fn answer(
                 in_flight,
             )
             .await
+            .into()
         }
-        _ => shared.respond(&request).await,
+        _ => shared.answer(&request).await,
     };
     (response, route)
 }
