@@ -8,34 +8,12 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use offchain_adapter::Adapter;
 use offchain_adapter::testing::{MockUpstream, NodeReceiver, TestAdapter, test_config};
-use offchain_adapter::{Adapter, AdapterError, HttpEndpoint, Output};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-#[derive(Deserialize, Serialize)]
-struct PriceParams {
-    coin: String,
-}
-
-struct Price {
-    url: String,
-}
-
-impl HttpEndpoint for Price {
-    type Params = PriceParams;
-
-    fn request(&self, http: &reqwest::Client, params: &PriceParams) -> reqwest::RequestBuilder {
-        http.get(format!("{}/api", self.url))
-            .query(&[("coin", &params.coin)])
-    }
-
-    fn parse(&self, _params: &PriceParams, body: Value) -> Result<Output, AdapterError> {
-        Ok(Output::new(
-            body.get("price").cloned().unwrap_or(Value::Null),
-        ))
-    }
-}
+mod common;
+use common::Price;
 
 /// `coin=FAIL` → 500; `coin=SLOW` → answers after 600 ms; anything else → price 1.5.
 async fn provider() -> MockUpstream {

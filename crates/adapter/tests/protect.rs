@@ -8,36 +8,14 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use offchain_adapter::Adapter;
 use offchain_adapter::testing::{
     MockUpstream, TestAdapter, TestResponse, test_config, unreachable_url,
 };
-use offchain_adapter::{Adapter, AdapterError, HttpEndpoint, Output};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Deserialize, Serialize)]
-struct PriceParams {
-    coin: String,
-}
-
-struct Price {
-    url: String,
-}
-
-impl HttpEndpoint for Price {
-    type Params = PriceParams;
-
-    fn request(&self, http: &reqwest::Client, params: &PriceParams) -> reqwest::RequestBuilder {
-        http.get(format!("{}/api", self.url))
-            .query(&[("coin", &params.coin)])
-    }
-
-    fn parse(&self, _params: &PriceParams, body: Value) -> Result<Output, AdapterError> {
-        Ok(Output::new(
-            body.get("price").cloned().unwrap_or(Value::Null),
-        ))
-    }
-}
+mod common;
+use common::Price;
 
 /// A provider at `/api`: `coin=FLAKY` → 503 for its first two calls, then a price;
 /// `MISSING` → 404; `DOWN` → always 503; `SLOW` → a price after 1 s; else a price after

@@ -9,37 +9,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use offchain_adapter::testing::{MockUpstream, TestAdapter, TestResponse, test_config};
-use offchain_adapter::{Adapter, AdapterError, Config, HttpEndpoint, Output};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use offchain_adapter::{Adapter, Config};
+use serde_json::json;
+
+mod common;
+use common::Price;
 
 /// How long the mock provider takes to answer: a request that had to wait for it is easy
 /// to tell from a cache hit.
 const UPSTREAM_DELAY: Duration = Duration::from_millis(300);
-
-#[derive(Deserialize, Serialize)]
-struct PriceParams {
-    coin: String,
-}
-
-struct Price {
-    url: String,
-}
-
-impl HttpEndpoint for Price {
-    type Params = PriceParams;
-
-    fn request(&self, http: &reqwest::Client, params: &PriceParams) -> reqwest::RequestBuilder {
-        http.get(format!("{}/api", self.url))
-            .query(&[("coin", &params.coin)])
-    }
-
-    fn parse(&self, _params: &PriceParams, body: Value) -> Result<Output, AdapterError> {
-        Ok(Output::new(
-            body.get("price").cloned().unwrap_or(Value::Null),
-        ))
-    }
-}
 
 /// A slow provider whose price is the number of calls so far, so each refresh is visible
 /// in the answers; after `healthy_calls` calls it answers 503.
