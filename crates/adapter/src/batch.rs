@@ -25,10 +25,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use crate::cache::{Fetch, Resolved};
-use crate::endpoint::{Context, DynEndpoint, Output, Params, parse_params, unix_ms};
+use crate::cache::Fetch;
+use crate::endpoint::{Context, DynEndpoint, Output, Params, parse_validated, timed};
 use crate::error::AdapterError;
-use crate::protocol::Timestamps;
 use crate::upstream;
 
 /// `max_batch_size` when an endpoint does not say.
@@ -201,24 +200,15 @@ impl<E: BatchHttpEndpoint> DynEndpoint for Batched<E> {
         context: &Context,
         data: &Map<String, Value>,
     ) -> Result<(Value, Fetch), AdapterError> {
-        let params: E::Params = parse_params(data)?;
-        self.endpoint.validate(&params)?;
-        let normalized = serde_json::to_value(&params)
-            .map_err(|e| AdapterError::Internal(format!("parameters do not serialize: {e}")))?;
+        let (params, normalized) = parse_validated(data, |p| self.endpoint.validate(p))?;
         let context = context.clone();
         let fetch: Fetch = Box::pin(async move {
-            let requested = unix_ms();
-            let output = self.submit(&context, params).await.map_err(|_| {
-                AdapterError::Internal("the batch carrying this request was dropped".to_owned())
-            })??;
-            Ok(Resolved {
-                result: output.result,
-                data: output.data,
-                timestamps: Timestamps {
-                    provider_data_requested_unix_ms: requested,
-                    provider_data_received_unix_ms: unix_ms(),
-                },
+            timed(async {
+                self.submit(&context, params).await.map_err(|_| {
+                    AdapterError::Internal("the batch carrying this request was dropped".to_owned())
+                })?
             })
+            .await
         });
         Ok((normalized, fetch))
     }

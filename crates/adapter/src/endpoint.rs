@@ -150,25 +150,41 @@ impl<E: Endpoint> DynEndpoint for Erased<E> {
         context: &Context,
         data: &Map<String, Value>,
     ) -> Result<(Value, Fetch), AdapterError> {
-        let params: E::Params = parse_params(data)?;
-        self.0.validate(&params)?;
-        let normalized = serde_json::to_value(&params)
-            .map_err(|e| AdapterError::Internal(format!("parameters do not serialize: {e}")))?;
+        let (params, normalized) = parse_validated(data, |p| self.0.validate(p))?;
         let context = context.clone();
-        let fetch: Fetch = Box::pin(async move {
-            let requested = unix_ms();
-            let output = self.0.fetch(&context, params).await?;
-            Ok(Resolved {
-                result: output.result,
-                data: output.data,
-                timestamps: Timestamps {
-                    provider_data_requested_unix_ms: requested,
-                    provider_data_received_unix_ms: unix_ms(),
-                },
-            })
-        });
+        let fetch: Fetch =
+            Box::pin(async move { timed(async { self.0.fetch(&context, params).await }).await });
         Ok((normalized, fetch))
     }
+}
+
+/// Parses a request's parameters, runs the endpoint's `validate`, and returns them with their
+/// normalized JSON form (what the cache key is made of). Every endpoint kind starts this way.
+pub(crate) fn parse_validated<P: Params>(
+    data: &Map<String, Value>,
+    validate: impl FnOnce(&P) -> Result<(), AdapterError>,
+) -> Result<(P, Value), AdapterError> {
+    let params: P = parse_params(data)?;
+    validate(&params)?;
+    let normalized = serde_json::to_value(&params)
+        .map_err(|e| AdapterError::Internal(format!("parameters do not serialize: {e}")))?;
+    Ok((params, normalized))
+}
+
+/// Runs an upstream fetch and stamps its answer with when it was asked for and received.
+pub(crate) async fn timed(
+    fetch: impl Future<Output = Result<Output, AdapterError>>,
+) -> Result<Resolved, AdapterError> {
+    let requested = unix_ms();
+    let output = fetch.await?;
+    Ok(Resolved {
+        result: output.result,
+        data: output.data,
+        timestamps: Timestamps {
+            provider_data_requested_unix_ms: requested,
+            provider_data_received_unix_ms: unix_ms(),
+        },
+    })
 }
 
 pub(crate) fn unix_ms() -> u64 {

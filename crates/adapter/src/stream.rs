@@ -48,7 +48,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cache::{Cache, Fetch, Resolved, cache_key};
-use crate::endpoint::{Context, DynEndpoint, Output, Params, parse_params, unix_ms};
+use crate::endpoint::{Context, DynEndpoint, Output, Params, parse_validated, unix_ms};
 use crate::error::AdapterError;
 use crate::protocol::Timestamps;
 
@@ -215,10 +215,7 @@ impl<E: StreamEndpoint> DynEndpoint for Streaming<E> {
         _context: &Context,
         data: &Map<String, Value>,
     ) -> Result<(Value, Fetch), AdapterError> {
-        let params: E::Params = parse_params(data)?;
-        self.endpoint.validate(&params)?;
-        let normalized = serde_json::to_value(&params)
-            .map_err(|e| AdapterError::Internal(format!("parameters do not serialize: {e}")))?;
+        let (params, normalized) = parse_validated(data, |p| self.endpoint.validate(p))?;
         let attached = self.attached.get().ok_or_else(|| {
             AdapterError::Internal("streaming endpoint used outside a server".to_owned())
         })?;
