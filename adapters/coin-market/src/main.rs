@@ -2,14 +2,11 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let started = async {
-        let config = offchain_adapter::Config::from_env()?;
-        let adapter = coin_market_adapter::adapter(&config)?;
-        adapter.serve(config).await
-    };
-    match started.await {
+fn main() -> ExitCode {
+    let started = offchain_adapter::Config::from_env()
+        .map_err(offchain_adapter::StartError::from)
+        .and_then(|config| coin_market_adapter::adapter(&config)?.run(config));
+    match started {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("coin-market-adapter: {error}");

@@ -288,6 +288,40 @@ mod binary {
         );
     }
 
+    /// Threads of a running process, from `/proc/<pid>/status`.
+    #[cfg(target_os = "linux")]
+    fn thread_count(pid: u32) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("Threads line")
+    }
+
+    /// `EA_THREADS` decides how many threads serve: one by default, more on request.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ea_threads_sets_the_serving_threads() {
+        let mut counts = Vec::new();
+        for threads in [None, Some("4")] {
+            let port = free_port();
+            let mut vars = vec![("METRICS_PORT", "0".to_owned())];
+            if let Some(threads) = threads {
+                vars.push(("EA_THREADS", threads.to_owned()));
+            }
+            let mut child = start(port, &vars);
+            let health = get(port, "/health");
+            counts.push(thread_count(child.id()));
+            let _ = child.kill();
+            let _ = child.wait();
+            let (status, _) = health.expect("adapter answers");
+            assert!(status.contains(" 200 "), "{status}");
+        }
+        assert_eq!(counts[0], 1, "the default serves on the main thread alone");
+        assert!(counts[1] >= 5, "main thread and four workers: {counts:?}");
+    }
+
     #[test]
     fn unreachable_redis_stops_start_up() {
         // A port bound and released: nothing listens there.

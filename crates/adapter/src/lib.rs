@@ -50,15 +50,13 @@
 //!     }
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), StartError> {
+//! fn main() -> Result<(), StartError> {
 //!     let config = Config::from_env()?; // EA_PORT, API_TIMEOUT, CACHE_MAX_AGE, ...
 //!     let price = Price { api_url: config.required("API_URL")?, api_key: config.required("API_KEY")? };
 //!     Adapter::new("example")
 //!         .http_endpoint(&["price", "crypto"], price)
 //!         .default_endpoint("price")
-//!         .serve(config)
-//!         .await
+//!         .run(config) // until SIGINT/SIGTERM
 //! }
 //! ```
 //!
@@ -89,7 +87,8 @@
 //!   [`Endpoint`]s get the retries by calling [`upstream::send`].
 //! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
 //!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
-//!   gracefully on SIGINT/SIGTERM ([`Adapter::serve`]).
+//!   gracefully on SIGINT/SIGTERM ([`Adapter::run`]). It runs on one thread unless
+//!   `EA_THREADS` says more; programs with a runtime of their own call [`Adapter::serve`].
 //! - Serves Prometheus metrics at `GET /metrics` on their own listener, `EA_HOST:METRICS_PORT`
 //!   (default 9080; `METRICS_ENABLED=false` turns it off): requests by endpoint and status,
 //!   request and upstream latency, upstream outcomes, cache hits/misses, the rate-limit
@@ -176,15 +175,13 @@
 //!     }
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), StartError> {
+//! fn main() -> Result<(), StartError> {
 //!     let config = Config::from_env()?;
 //!     let settings = StreamSettings::new(config.required("WS_API_URL")?);
 //!     Adapter::new("ticker")
 //!         .stream_endpoint(&["price"], Ticker, settings)
 //!         .default_endpoint("price")
-//!         .serve(config)
-//!         .await
+//!         .run(config)
 //! }
 //! ```
 //!
