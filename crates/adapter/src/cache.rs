@@ -5,21 +5,83 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::AdapterError;
-use crate::protocol::Timestamps;
+use crate::protocol::{Timestamps, render_success_tail, success_body};
 
 /// One upstream answer as it is cached and served.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Immutable once made, so the response body rendered from it on its first cache hit
+/// stays right for every later one.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Resolved {
-    pub result: Value,
-    pub data: Map<String, Value>,
-    pub timestamps: Timestamps,
+    result: Value,
+    data: Map<String, Value>,
+    timestamps: Timestamps,
+    /// Everything of the success body but `jobRunID` ([`crate::protocol`]), rendered on
+    /// first use; a hot answer is then served by copying bytes.
+    #[serde(skip)]
+    rendered: OnceLock<Box<[u8]>>,
+}
+
+impl Resolved {
+    pub fn new(result: Value, data: Map<String, Value>, timestamps: Timestamps) -> Self {
+        Self {
+            result,
+            data,
+            timestamps,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// The answer's `result`.
+    pub fn result(&self) -> &Value {
+        &self.result
+    }
+
+    /// The answer's `data`, without `result` (the framework adds it when answering).
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
+    }
+
+    /// When the provider was asked and when it answered.
+    pub fn timestamps(&self) -> &Timestamps {
+        &self.timestamps
+    }
+
+    /// The success body answering request `job_run_id` with this answer.
+    pub(crate) fn success_body(&self, job_run_id: &str) -> Result<Vec<u8>, serde_json::Error> {
+        let tail = match self.rendered.get() {
+            Some(tail) => tail,
+            None => {
+                let tail = render_success_tail(&self.result, &self.data, &self.timestamps)?;
+                self.rendered.get_or_init(|| tail.into_boxed_slice())
+            }
+        };
+        success_body(job_run_id, tail)
+    }
+}
+
+impl PartialEq for Resolved {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.result, &self.data, &self.timestamps)
+            == (&other.result, &other.data, &other.timestamps)
+    }
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("result", &self.result)
+            .field("data", &self.data)
+            .field("timestamps", &self.timestamps)
+            .finish()
+    }
 }
 
 /// The upstream call a cache runs on a miss.
@@ -60,6 +122,10 @@ impl LocalCache {
 #[async_trait::async_trait]
 impl Cache for LocalCache {
     async fn get_or_fetch(&self, key: String, fetch: Fetch) -> Result<Arc<Resolved>, AdapterError> {
+        // A plain lookup first: most requests are hits, and `try_get_with` costs more.
+        if let Some(hit) = self.entries.get(&key).await {
+            return Ok(hit);
+        }
         // `try_get_with` coalesces concurrent misses of one key and never stores an `Err`.
         self.entries
             .try_get_with(key, async move { fetch.await.map(Arc::new) })
@@ -148,11 +214,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn answer(n: u64) -> Resolved {
-        Resolved {
-            result: json!(n),
-            data: Map::new(),
-            timestamps: Timestamps::default(),
-        }
+        Resolved::new(json!(n), Map::new(), Timestamps::default())
     }
 
     fn counting_fetch(calls: &Arc<AtomicUsize>, outcome: Result<u64, AdapterError>) -> Fetch {
@@ -208,7 +270,7 @@ mod tests {
             let got = cache
                 .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
                 .await;
-            assert_eq!(got.map(|r| r.result.clone()), Ok(json!(1)));
+            assert_eq!(got.map(|r| r.result().clone()), Ok(json!(1)));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1, "second call is a hit");
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -230,12 +292,12 @@ mod tests {
         let got = cache
             .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
             .await;
-        assert_eq!(got.map(|r| r.result.clone()), Ok(json!(7)));
+        assert_eq!(got.map(|r| r.result().clone()), Ok(json!(7)));
         cache.put("k".into(), Arc::new(answer(8))).await;
         let got = cache
             .get_or_fetch("k".into(), counting_fetch(&calls, Ok(1)))
             .await;
-        assert_eq!(got.map(|r| r.result.clone()), Ok(json!(8)));
+        assert_eq!(got.map(|r| r.result().clone()), Ok(json!(8)));
         assert_eq!(
             calls.load(Ordering::SeqCst),
             0,
@@ -255,7 +317,7 @@ mod tests {
         let second = cache
             .get_or_fetch("k".into(), counting_fetch(&calls, Ok(3)))
             .await;
-        assert_eq!(second.map(|r| r.result.clone()), Ok(json!(3)));
+        assert_eq!(second.map(|r| r.result().clone()), Ok(json!(3)));
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
@@ -272,7 +334,7 @@ mod tests {
             .collect();
         for handle in handles {
             let got = handle.await.expect("task does not panic");
-            assert_eq!(got.map(|r| r.result.clone()), Ok(json!(4)));
+            assert_eq!(got.map(|r| r.result().clone()), Ok(json!(4)));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }

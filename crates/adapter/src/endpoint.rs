@@ -177,14 +177,14 @@ pub(crate) async fn timed(
 ) -> Result<Resolved, AdapterError> {
     let requested = unix_ms();
     let output = fetch.await?;
-    Ok(Resolved {
-        result: output.result,
-        data: output.data,
-        timestamps: Timestamps {
+    Ok(Resolved::new(
+        output.result,
+        output.data,
+        Timestamps {
             provider_data_requested_unix_ms: requested,
             provider_data_received_unix_ms: unix_ms(),
         },
-    })
+    ))
 }
 
 pub(crate) fn unix_ms() -> u64 {
@@ -197,7 +197,11 @@ pub(crate) fn unix_ms() -> u64 {
 /// Deserializes `data` into `P`, turning serde's message into one that names the parameter.
 pub fn parse_params<P: DeserializeOwned>(data: &Map<String, Value>) -> Result<P, AdapterError> {
     use serde::de::IntoDeserializer;
-    // Deserializing from a borrowed map avoids copying the request on the hot path.
+    // Deserializing from a borrowed map avoids copying the request on the hot path, and
+    // only a failure pays for tracking the path to the parameter at fault.
+    if let Ok(params) = P::deserialize(data.into_deserializer()) {
+        return Ok(params);
+    }
     serde_path_to_error::deserialize(data.into_deserializer()).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner().to_string();

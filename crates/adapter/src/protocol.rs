@@ -221,14 +221,13 @@ impl AdapterResponse {
     }
 }
 
-/// Serializes exactly like the [`SuccessResponse`] that [`AdapterResponse::success`] builds
-/// from the same parts (with an empty `meta`), but borrows them: the server answers cache
-/// hits with this, without copying the cached `data` per request.
+/// A success answer without its `jobRunID`: the fields that follow it on the wire, which
+/// are the same for every request a cached answer serves. The server renders them once per
+/// cached answer ([`crate::cache::Resolved`]) and splices each request's id in front with
+/// [`success_body`], so a cache hit costs no serialization of the cached `data`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct SuccessRef<'a> {
-    #[serde(rename = "jobRunID")]
-    job_run_id: &'a str,
+struct SuccessTail<'a> {
     data: DataWithResult<'a>,
     result: &'a Value,
     status_code: u16,
@@ -239,25 +238,37 @@ pub(crate) struct SuccessRef<'a> {
     meta: EmptyObject,
 }
 
-impl<'a> SuccessRef<'a> {
-    pub(crate) fn new(
-        job_run_id: &'a str,
-        result: &'a Value,
-        data: &'a Map<String, Value>,
-        timestamps: &'a Timestamps,
-    ) -> Self {
-        Self {
-            job_run_id,
-            data: DataWithResult { data, result },
-            result,
-            status_code: 200,
-            status: Status::Completed,
-            error: None,
-            pending: false,
-            timestamps,
-            meta: EmptyObject,
-        }
-    }
+/// `{"data":…,"meta":{}}`: everything of a success answer but its leading `jobRunID`.
+pub(crate) fn render_success_tail(
+    result: &Value,
+    data: &Map<String, Value>,
+    timestamps: &Timestamps,
+) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&SuccessTail {
+        data: DataWithResult { data, result },
+        result,
+        status_code: 200,
+        status: Status::Completed,
+        error: None,
+        pending: false,
+        timestamps,
+        meta: EmptyObject,
+    })
+}
+
+/// The whole success body for `job_run_id` from a tail made by [`render_success_tail`]:
+/// byte for byte what serializing the [`SuccessResponse`] would give, since `jobRunID` is
+/// its first field.
+pub(crate) fn success_body(job_run_id: &str, tail: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    let Some(fields) = tail.strip_prefix(b"{") else {
+        return Err(serde::ser::Error::custom("a success tail is a JSON object"));
+    };
+    let mut body = Vec::with_capacity(job_run_id.len() + tail.len() + 16);
+    body.extend_from_slice(b"{\"jobRunID\":");
+    serde_json::to_writer(&mut body, job_run_id)?;
+    body.push(b',');
+    body.extend_from_slice(fields);
+    Ok(body)
 }
 
 /// `data` with `result` inserted where `Map::insert` would put it.
@@ -430,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn borrowed_success_serializes_byte_for_byte_like_the_owned_one() {
+    fn spliced_success_is_byte_for_byte_the_owned_one() {
         let timestamps = Timestamps {
             provider_data_requested_unix_ms: 1_700_000_000_000,
             provider_data_received_unix_ms: 1_700_000_000_042,
@@ -455,9 +466,10 @@ mod tests {
                     timestamps,
                     json!({}),
                 );
-                let borrowed = SuccessRef::new(id, &result, &data, &timestamps);
+                let tail = render_success_tail(&result, &data, &timestamps).expect("renders");
+                let spliced = success_body(id, &tail).expect("splices");
                 assert_eq!(
-                    serde_json::to_string(&borrowed).expect("serializes"),
+                    String::from_utf8(spliced).expect("UTF-8"),
                     serde_json::to_string(&owned).expect("serializes"),
                     "data #{i}, id {id:?}"
                 );

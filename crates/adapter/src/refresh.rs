@@ -92,7 +92,7 @@ impl Refresher {
         data: &Map<String, Value>,
         resolved: &Resolved,
     ) {
-        let received = resolved.timestamps.provider_data_received_unix_ms;
+        let received = resolved.timestamps().provider_data_received_unix_ms;
         // Never held across an await; a panic elsewhere cannot leave the map half-updated.
         let mut tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = tracked.get_mut(key) {
@@ -161,7 +161,7 @@ impl Refresher {
         let outcome = self.fetch(endpoint, &data).await;
         let received = match outcome {
             Ok(resolved) => {
-                let received = resolved.timestamps.provider_data_received_unix_ms;
+                let received = resolved.timestamps().provider_data_received_unix_ms;
                 self.cache.put(key.clone(), Arc::new(resolved)).await;
                 Some(received)
             }

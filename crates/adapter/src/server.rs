@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint
 use crate::error::AdapterError;
 use crate::metrics::{EndpointMetrics, Metrics, MetricsError};
 use crate::protect::{RateLimit, RetryPolicy};
-use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID, SuccessRef};
+use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
 use crate::refresh::Refresher;
 use crate::stream::{StreamEndpoint, StreamSettings, Streaming};
@@ -39,6 +39,10 @@ const ADAPTER_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// Longest wait at shutdown for answers still owed to nodes by PATCH; orchestrators kill
 /// a stopping container after ~30 s anyway.
 const SHUTDOWN_DRAIN_LIMIT: Duration = Duration::from_secs(25);
+
+// Named once: a header name given as `&str` is parsed again on every request.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_CHAINLINK_PENDING: HeaderName = HeaderName::from_static("x-chainlink-pending");
 
 /// How long [`Adapter::run`] waits for blocking work (DNS lookups) once serving has ended.
 const RUNTIME_SHUTDOWN_LIMIT: Duration = Duration::from_secs(1);
@@ -546,9 +550,9 @@ impl Answer {
                 resolved,
             } => AdapterResponse::success(
                 job_run_id,
-                resolved.result.clone(),
-                resolved.data.clone(),
-                resolved.timestamps,
+                resolved.result().clone(),
+                resolved.data().clone(),
+                *resolved.timestamps(),
                 json!({}),
             ),
             Self::Response(response) => response,
@@ -561,24 +565,16 @@ impl Answer {
                 job_run_id,
                 resolved,
             } => {
-                let body = SuccessRef::new(
-                    job_run_id,
-                    &resolved.result,
-                    &resolved.data,
-                    &resolved.timestamps,
-                );
-                // Sized for a typical answer in one allocation.
-                let mut bytes = Vec::with_capacity(512);
-                match serde_json::to_writer(&mut bytes, &body) {
-                    Ok(()) => (
+                match resolved.success_body(job_run_id) {
+                    Ok(body) => (
                         [(
                             header::CONTENT_TYPE,
                             HeaderValue::from_static("application/json"),
                         )],
-                        bytes,
+                        body,
                     )
                         .into_response(),
-                    // Only a custom `Serialize` in the data could fail; answer as axum would.
+                    // A `Value` always serializes; should that change, answer as axum would.
                     Err(_) => json_response(&self.clone_response()),
                 }
             }
@@ -615,7 +611,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIdHeader {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.headers.get("x-request-id").cloned()))
+        Ok(Self(parts.headers.get(&X_REQUEST_ID).cloned()))
     }
 }
 
@@ -652,9 +648,9 @@ async fn answer_request(
     if matches!(response, Answer::Response(AdapterResponse::Pending(_))) {
         // Some nodes suspend on this header rather than on the body (bridge.md §2).
         http.headers_mut()
-            .insert("x-chainlink-pending", HeaderValue::from_static("true"));
+            .insert(X_CHAINLINK_PENDING, HeaderValue::from_static("true"));
     }
-    http.headers_mut().insert("x-request-id", request_id);
+    http.headers_mut().insert(X_REQUEST_ID, request_id);
     http
 }
 

@@ -464,14 +464,14 @@ impl<E: StreamEndpoint> Connection<E> {
             };
             let key = cache_key(&self.hub.canonical, &normalized);
             let now = unix_ms();
-            let resolved = Arc::new(Resolved {
-                result: output.result,
-                data: output.data,
-                timestamps: Timestamps {
+            let resolved = Arc::new(Resolved::new(
+                output.result,
+                output.data,
+                Timestamps {
                     provider_data_requested_unix_ms: now,
                     provider_data_received_unix_ms: now,
                 },
-            });
+            ));
             {
                 let mut subscriptions = self.hub.lock();
                 let Some(subscription) = subscriptions.get_mut(&key) else {

@@ -413,25 +413,25 @@ async fn put_values_are_read_by_get_or_fetch() {
         let calls = calls.clone();
         Box::pin(async move {
             calls.fetch_add(1, Ordering::SeqCst);
-            Ok(Resolved {
-                result: json!("fetched"),
-                data: serde_json::Map::new(),
-                timestamps: Timestamps::default(),
-            })
+            Ok(Resolved::new(
+                json!("fetched"),
+                serde_json::Map::new(),
+                Timestamps::default(),
+            ))
         })
     };
-    let streamed = Resolved {
-        result: json!("streamed"),
-        data: serde_json::Map::new(),
-        timestamps: Timestamps::default(),
-    };
+    let streamed = Resolved::new(
+        json!("streamed"),
+        serde_json::Map::new(),
+        Timestamps::default(),
+    );
     cache.put("k".into(), Arc::new(streamed)).await;
     let got = cache.get_or_fetch("k".into(), fetch(&calls)).await;
-    assert_eq!(got.map(|r| r.result.clone()), Ok(json!("streamed")));
+    assert_eq!(got.map(|r| r.result().clone()), Ok(json!("streamed")));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = cache.get_or_fetch("k".into(), fetch(&calls)).await;
-    assert_eq!(got.map(|r| r.result.clone()), Ok(json!("fetched")));
+    assert_eq!(got.map(|r| r.result().clone()), Ok(json!("fetched")));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the put value expired");
 }

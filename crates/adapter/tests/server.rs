@@ -168,6 +168,28 @@ async fn success_has_the_protocol_shape() {
     );
 }
 
+/// A cached answer is rendered once and reused: every hit must still carry its own
+/// request's id (escaped) and otherwise the same answer as the first.
+#[tokio::test]
+async fn cache_hits_carry_their_own_job_run_id() {
+    let (upstream, ea) = start(&[]).await;
+    let first = ea
+        .request(json!({"id": "first", "data": {"coin": "ETH"}}))
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    for id in ["second", "with \"quotes\" and \\ and \n", "ünïcode ✓", ""] {
+        let hit = ea.request(json!({"id": id, "data": {"coin": "ETH"}})).await;
+        assert_eq!(hit.status, 200, "{:?}", hit.body);
+        assert_eq!(hit.body["jobRunID"], id);
+        let mut without_id = hit.body.clone();
+        let mut first_without_id = first.body.clone();
+        without_id["jobRunID"] = Value::Null;
+        first_without_id["jobRunID"] = Value::Null;
+        assert_eq!(without_id, first_without_id);
+    }
+    assert_eq!(upstream.hits(), 1, "every later request is a cache hit");
+}
+
 #[tokio::test]
 async fn every_request_shape_is_answered() {
     let (_upstream, ea) = start(&[]).await;
