@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -18,15 +19,18 @@ use crate::protocol::{Timestamps, render_success_tail, success_body};
 ///
 /// Immutable once made, so the response body rendered from it on its first cache hit
 /// stays right for every later one.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Resolved {
     result: Value,
     data: Map<String, Value>,
     timestamps: Timestamps,
-    /// Everything of the success body but `jobRunID` ([`crate::protocol`]), rendered on
-    /// first use; a hot answer is then served by copying bytes.
+    /// Everything of the success body but `jobRunID` ([`crate::protocol`]), kept from the
+    /// second time the answer is served: a hot answer is then served by copying bytes,
+    /// while answers served once (most of a cache full of one-off parameters) keep no copy.
     #[serde(skip)]
     rendered: OnceLock<Box<[u8]>>,
+    #[serde(skip)]
+    served_before: AtomicBool,
 }
 
 impl Resolved {
@@ -36,6 +40,7 @@ impl Resolved {
             data,
             timestamps,
             rendered: OnceLock::new(),
+            served_before: AtomicBool::new(false),
         }
     }
 
@@ -56,14 +61,23 @@ impl Resolved {
 
     /// The success body answering request `job_run_id` with this answer.
     pub(crate) fn success_body(&self, job_run_id: &str) -> Result<Vec<u8>, serde_json::Error> {
-        let tail = match self.rendered.get() {
-            Some(tail) => tail,
-            None => {
-                let tail = render_success_tail(&self.result, &self.data, &self.timestamps)?;
-                self.rendered.get_or_init(|| tail.into_boxed_slice())
-            }
-        };
-        success_body(job_run_id, tail)
+        if let Some(tail) = self.rendered.get() {
+            return success_body(job_run_id, tail);
+        }
+        let tail = render_success_tail(&self.result, &self.data, &self.timestamps)?;
+        if !self.served_before.swap(true, Ordering::Relaxed) {
+            return success_body(job_run_id, &tail);
+        }
+        success_body(
+            job_run_id,
+            self.rendered.get_or_init(|| tail.into_boxed_slice()),
+        )
+    }
+}
+
+impl Clone for Resolved {
+    fn clone(&self) -> Self {
+        Self::new(self.result.clone(), self.data.clone(), self.timestamps)
     }
 }
 
@@ -215,6 +229,32 @@ mod tests {
 
     fn answer(n: u64) -> Resolved {
         Resolved::new(json!(n), Map::new(), Timestamps::default())
+    }
+
+    #[test]
+    fn rendering_is_kept_from_the_second_answer_on() {
+        let mut data = Map::new();
+        data.insert("symbol".to_owned(), json!("ETH-USD"));
+        let resolved = Resolved::new(json!(1.5), data, Timestamps::default());
+        let expected = |id: &str| {
+            crate::protocol::AdapterResponse::success(
+                id.to_owned(),
+                json!(1.5),
+                resolved.data().clone(),
+                Timestamps::default(),
+                json!({}),
+            )
+        };
+        for (call, id) in ["a", "b\"", "c"].into_iter().enumerate() {
+            let body = resolved.success_body(id).expect("renders");
+            let expected = serde_json::to_vec(&expected(id)).expect("serializes");
+            assert_eq!(body, expected, "call {call}");
+            assert_eq!(resolved.rendered.get().is_some(), call >= 1, "call {call}");
+        }
+        assert!(
+            resolved.clone().rendered.get().is_none(),
+            "a clone renders anew"
+        );
     }
 
     fn counting_fetch(calls: &Arc<AtomicUsize>, outcome: Result<u64, AdapterError>) -> Fetch {
