@@ -325,10 +325,7 @@ mod binary {
     #[test]
     fn unreachable_redis_stops_start_up() {
         // A port bound and released: nothing listens there.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = free_port();
         let output = Command::new(BIN)
             .env_clear()
             .env("API_URL", "http://127.0.0.1:1")
@@ -347,41 +344,36 @@ mod binary {
     #[cfg(unix)]
     #[test]
     fn sigterm_shuts_down_gracefully() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .env("API_URL", "http://127.0.0.1:1")
-            .env("API_KEY", "k")
-            .env("EA_HOST", "127.0.0.1")
-            .env("EA_PORT", port.to_string())
-            // A free port, so parallel runs never fight over the default 9080.
-            .env("METRICS_PORT", "0")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "adapter did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // A free metrics port, so parallel runs never fight over the default 9080.
+        let mut child = start(free_port(), &[("METRICS_PORT", "0".to_owned())]);
+        terminate(&child);
+        wait_for_clean_exit(&mut child, "adapter did not stop on SIGTERM");
+    }
+
+    /// Sends SIGTERM to `child`.
+    #[cfg(unix)]
+    fn terminate(child: &std::process::Child) {
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(killed.success());
+    }
+
+    /// Waits up to 10 s for `child` to exit with success; fails with `timeout_message`.
+    #[cfg(unix)]
+    fn wait_for_clean_exit(child: &mut std::process::Child, timeout_message: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = child.try_wait().expect("child status") {
                 assert!(status.success(), "exit status {status}");
                 break;
             }
-            assert!(Instant::now() < deadline, "adapter did not stop on SIGTERM");
+            assert!(Instant::now() < deadline, "{timeout_message}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
     /// A `pending` answer is still PATCHed to the node when SIGTERM arrives meanwhile.
     #[cfg(unix)]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,29 +391,14 @@ mod binary {
         ))
         .await;
         let mut node = NodeReceiver::start().await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .env("API_URL", provider.url())
-            .env("API_KEY", "k")
-            .env("EA_HOST", "127.0.0.1")
-            .env("EA_PORT", port.to_string())
-            .env("METRICS_PORT", "0")
-            .env("ASYNC_AFTER_MS", "100")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "adapter did not start listening");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let port = free_port();
+        let vars = [
+            ("API_URL", provider.url().to_owned()),
+            ("METRICS_PORT", "0".to_owned()),
+            ("ASYNC_AFTER_MS", "100".to_owned()),
+        ];
+        // `start` waits on blocking sockets; the runtime's other worker serves the mocks.
+        let mut child = tokio::task::block_in_place(|| start(port, &vars));
         let url = node.url("/v2/resume/6b0e9a0e-8f0b-4a4e-9d5c-5e1f1c7f6c11");
         let body =
             json!({"id": "a1", "data": {"coin": "ETH", "market": "USD"}, "responseURL": url});
@@ -436,24 +413,11 @@ mod binary {
             .expect("JSON answer");
         assert_eq!(answer["pending"], true, "{answer}");
 
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
+        terminate(&child);
         let patch = node.next_patch(Duration::from_secs(5)).await;
         assert_eq!(patch.body["value"]["result"], 1.5, "{:?}", patch.body);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait().expect("child status") {
-                assert!(status.success(), "exit status {status}");
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "adapter did not stop after delivering"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        tokio::task::block_in_place(|| {
+            wait_for_clean_exit(&mut child, "adapter did not stop after delivering")
+        });
     }
 }

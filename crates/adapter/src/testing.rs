@@ -55,12 +55,7 @@ struct Server {
 
 impl Server {
     async fn start(router: Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("cannot bind a test port: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
+        let (listener, addr) = bind_test_port().await;
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, router)
@@ -123,14 +118,20 @@ impl MockUpstream {
 
 /// A URL on which nothing listens (a port bound and released), for "unreachable" tests.
 pub async fn unreachable_url() -> String {
+    let (listener, addr) = bind_test_port().await;
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// A listener on an ephemeral 127.0.0.1 port, and its address.
+async fn bind_test_port() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("cannot bind a test port: {e}"));
     let addr = listener
         .local_addr()
         .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
-    drop(listener);
-    format!("http://{addr}")
+    (listener, addr)
 }
 
 /// An answer from the adapter under test.
