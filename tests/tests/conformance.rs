@@ -130,3 +130,15 @@ conformance! {
         oversized_filters_are_invalid_argument,
     }
 }
+
+/// The rule that decides whether the PostgreSQL cases run, skip, or fail under CI.
+#[test]
+fn postgres_cases_fail_under_ci_without_a_url() {
+    use support::expected_service_url;
+    let url = || Some("postgres://x".to_string());
+    assert_eq!(expected_service_url(url(), true), Ok(url()));
+    assert_eq!(expected_service_url(url(), false), Ok(url()));
+    assert_eq!(expected_service_url(None, false), Ok(None));
+    assert_eq!(expected_service_url(Some(" ".into()), false), Ok(None));
+    assert_eq!(expected_service_url(None, true), Err(()));
+}

@@ -52,6 +52,36 @@ impl Deref for Ctx {
     }
 }
 
+/// The PostgreSQL URL for the Postgres cases, or `None` (after printing a skip note) when
+/// none is configured. Under CI (`CI` set) PostgreSQL is expected, so a missing URL fails
+/// the test instead of skipping it silently.
+pub fn postgres_url() -> Option<String> {
+    match expected_service_url(
+        std::env::var(POSTGRES_URL_VAR).ok(),
+        std::env::var_os("CI").is_some(),
+    ) {
+        Ok(Some(url)) => Some(url),
+        Ok(None) => {
+            eprintln!("skipping: {POSTGRES_URL_VAR} not set");
+            None
+        }
+        Err(()) => panic!(
+            "CI is set, so PostgreSQL is expected, but {POSTGRES_URL_VAR} is not set \
+             (.ci/run sets it)"
+        ),
+    }
+}
+
+/// Decides whether a suite that needs a service runs (`Ok(Some(url))`), skips
+/// (`Ok(None)`), or fails because CI expects the service (`Err`).
+pub fn expected_service_url(url: Option<String>, ci: bool) -> Result<Option<String>, ()> {
+    match url.filter(|u| !u.trim().is_empty()) {
+        Some(url) => Ok(Some(url)),
+        None if ci => Err(()),
+        None => Ok(None),
+    }
+}
+
 /// Runs `case` against a fresh JD on `backend`.
 pub async fn run<F, Fut>(backend: Backend, case: F)
 where
@@ -67,8 +97,7 @@ where
         }
         Backend::Sqlite => run_embedded(EmbeddedConfig::default(), case).await,
         Backend::Postgres => {
-            let Ok(base_url) = std::env::var(POSTGRES_URL_VAR) else {
-                eprintln!("skipping: {POSTGRES_URL_VAR} not set");
+            let Some(base_url) = postgres_url() else {
                 return;
             };
             let schema = PostgresSchema::create(&base_url).await;
