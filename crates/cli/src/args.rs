@@ -83,10 +83,11 @@ pub enum JdCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to serve gRPC on; port 0 picks a free port (the real one is printed).
+    /// A non-loopback address needs operator tokens or --insecure-no-auth.
     #[arg(
         long,
         env = "JD_GRPC_LISTEN",
-        default_value = "0.0.0.0:14231",
+        default_value = "127.0.0.1:14231",
         value_name = "HOST:PORT"
     )]
     pub grpc_listen: String,
@@ -103,6 +104,11 @@ pub struct ServeArgs {
     /// Without it (and without JD_AUTH_TOKEN_HASHES) operator calls need no token.
     #[arg(long, env = "JD_AUTH_TOKEN_HASHES_FILE", value_name = "FILE")]
     pub auth_token_hashes_file: Option<PathBuf>,
+
+    /// Serve the operator API without tokens on a non-loopback address: anyone who can
+    /// reach it can operate the JD. Logs a warning on every start.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 /// How to reach the JD and how to print its answers; accepted after any client subcommand.

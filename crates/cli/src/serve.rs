@@ -1,7 +1,7 @@
 //! `offchain jd serve` and `offchain jd hash-token`.
 
 use std::io::Read;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -23,8 +23,16 @@ const HASHES_VAR: &str = "JD_AUTH_TOKEN_HASHES";
 pub async fn run(args: ServeArgs) -> Result<()> {
     // Everything that can be wrong with the configuration is checked before the database
     // is touched, so a mistake never leaves a half-created data directory behind.
-    let listen = listen_address(&args.grpc_listen)?;
+    let (listen, loopback) = listen_address(&args.grpc_listen)?;
     let auth = token_hashes(&args)?;
+    if auth.is_none() && !loopback && !args.insecure_no_auth {
+        return Err(UsageError(format!(
+            "refusing to serve the operator API on {listen} without auth: add operator tokens \
+             (--auth-token-hashes-file FILE or JD_AUTH_TOKEN_HASHES, see `offchain jd \
+             hash-token`), listen on a loopback address, or pass --insecure-no-auth"
+        ))
+        .into());
+    }
     let (database_url, csa_secret) = if args.dev {
         if args.database_url.is_some() {
             tracing::warn!("--dev ignores --database-url / DATABASE_URL");
@@ -63,9 +71,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let server = server::start(config).await?;
     match &auth {
         Some(hashes) => tracing::info!(tokens = hashes.len(), "operator calls need a token"),
+        None if loopback => tracing::info!(
+            "operator auth is off: only this machine can reach {} (see \
+             --auth-token-hashes-file)",
+            server.local_addr()
+        ),
         None => tracing::warn!(
-            "operator auth is off: anyone who can reach {} can operate this JD \
-             (see --auth-token-hashes-file)",
+            "--insecure-no-auth: anyone who can reach {} can operate this JD (see \
+             --auth-token-hashes-file)",
             server.local_addr()
         ),
     }
@@ -79,20 +92,32 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// `HOST:PORT`, where HOST may be a name such as `localhost`.
-fn listen_address(text: &str) -> Result<SocketAddr> {
+/// `HOST:PORT`, where HOST may be a name such as `localhost`: the address to bind, and
+/// whether HOST is loopback only (127.0.0.0/8 or ::1; a name only when every address it
+/// resolves to is).
+fn listen_address(text: &str) -> Result<(SocketAddr, bool)> {
     let text = text.trim();
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok((addr, is_loopback(addr.ip())));
     }
     let bad = || {
         UsageError(format!(
             "invalid listen address {text:?} (--grpc-listen / JD_GRPC_LISTEN): \
-             expected HOST:PORT such as 0.0.0.0:14231"
+             expected HOST:PORT such as 127.0.0.1:14231"
         ))
     };
-    let mut addrs = text.to_socket_addrs().map_err(|_| bad())?;
-    Ok(addrs.next().ok_or_else(bad)?)
+    let addrs: Vec<SocketAddr> = text.to_socket_addrs().map_err(|_| bad())?.collect();
+    let first = *addrs.first().ok_or_else(bad)?;
+    Ok((first, addrs.iter().all(|a| is_loopback(a.ip()))))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 fn csa_secret() -> Result<String> {
@@ -193,7 +218,7 @@ mod tests {
     #[test]
     fn listen_addresses_accept_ips_and_names() {
         assert_eq!(
-            listen_address("127.0.0.1:0").unwrap(),
+            listen_address("127.0.0.1:0").unwrap().0,
             "127.0.0.1:0".parse::<SocketAddr>().unwrap()
         );
         assert!(listen_address("[::1]:14231").is_ok());
@@ -202,6 +227,22 @@ mod tests {
         assert!(err.is::<UsageError>());
         assert!(err.to_string().contains("\"nonsense\""), "{err}");
         assert!(listen_address("127.0.0.1:99999").is_err());
+    }
+
+    #[test]
+    fn only_loopback_addresses_count_as_loopback() {
+        for local in [
+            "127.0.0.1:1",
+            "127.8.9.10:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+            "localhost:1",
+        ] {
+            assert!(listen_address(local).unwrap().1, "{local}");
+        }
+        for public in ["0.0.0.0:1", "[::]:1", "10.0.0.1:1", "[2001:db8::1]:1"] {
+            assert!(!listen_address(public).unwrap().1, "{public}");
+        }
     }
 
     #[test]

@@ -859,6 +859,60 @@ fn serve_keeps_its_csa_key_in_the_default_sqlite_file() {
 }
 
 #[test]
+fn serve_listens_on_loopback_by_default() {
+    let out = run_blocking(command(&["jd", "serve", "--help"]), None);
+    assert!(
+        out.ok().stdout.contains("[default: 127.0.0.1:14231]"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn serve_refuses_an_open_operator_api_on_a_non_loopback_address() {
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        for dev in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut serve = command(&["jd", "serve", "--grpc-listen", listen]);
+            if dev {
+                serve.arg("--dev");
+            }
+            serve
+                .current_dir(dir.path())
+                .env("CSA_KEY_ENCRYPTION_SECRET", "a long test secret");
+            let out = run_blocking(serve, None);
+            out.fails(2, "--insecure-no-auth");
+            assert!(out.stderr.contains("--auth-token-hashes-file"), "{out:#?}");
+            assert!(
+                !dir.path().join("offchain-data").exists(),
+                "refused before the database is touched"
+            );
+        }
+    }
+
+    // Tokens make a public address fine; --insecure-no-auth does too, with a warning.
+    let mut with_tokens = command(&["jd", "serve", "--dev", "--grpc-listen", "0.0.0.0:0"]);
+    with_tokens.env("JD_AUTH_TOKEN_HASHES", offchain_jd::auth::hash_token("t"));
+    let (status, stderr) = Served::start(with_tokens).terminate();
+    assert!(status.success(), "{stderr}");
+    let open = command(&[
+        "jd",
+        "serve",
+        "--dev",
+        "--grpc-listen",
+        "0.0.0.0:0",
+        "--insecure-no-auth",
+    ]);
+    let served = Served::start(open);
+    run_blocking(served.client(&["nodes", "list"]), None).ok();
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("--insecure-no-auth"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn serve_writes_json_logs_when_asked() {
     let serve = command(&[
         "jd",

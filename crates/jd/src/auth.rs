@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use aws_lc_rs::digest;
+use aws_lc_rs::{constant_time, digest};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
@@ -81,12 +81,13 @@ impl TokenHashes {
         Ok(TokenHashes(Arc::new(hashes)))
     }
 
-    /// Whether `token` is one of the allowed tokens.
+    /// Whether `token` is one of the allowed tokens. Every allowed hash is compared in
+    /// constant time, so the answer's timing tells nothing about how close a guess was.
     pub fn allows(&self, token: &str) -> bool {
         let digest = digest::digest(&digest::SHA256, token.as_bytes());
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(digest.as_ref());
-        self.0.contains(&hash)
+        self.0.iter().fold(false, |found, hash| {
+            constant_time::verify_slices_are_equal(hash, digest.as_ref()).is_ok() | found
+        })
     }
 
     /// How many tokens are allowed.
@@ -115,20 +116,24 @@ impl Interceptor for RequireToken {
             .metadata()
             .get("authorization")
             .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| Status::unauthenticated("authorization must be \"Bearer <token>\""))?;
-        if self.0.allows(token.trim()) {
+        let token =
+            header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+                Status::unauthenticated("authorization must be \"Bearer <token>\"")
+            })?;
+        if self.0.allows(token) {
             Ok(request)
         } else {
             Err(Status::unauthenticated("invalid bearer token"))
         }
     }
+}
+
+/// The token of a `Bearer <token>` credential; the scheme name is case-insensitive
+/// (RFC 7235 section 2.1).
+fn bearer_token(credentials: &str) -> Option<&str> {
+    let (scheme, token) = credentials.trim().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
@@ -153,6 +158,19 @@ mod tests {
         assert!(check.call(request(Some("Bearer good"))).is_ok());
         for header in [None, Some("Bearer bad"), Some("Basic good"), Some("good")] {
             let status = check.call(request(header)).unwrap_err();
+            assert_eq!(status.code(), Code::Unauthenticated, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let hashes = TokenHashes::from_list(&hash_token("good"), "test").unwrap();
+        let mut check = RequireToken(hashes);
+        for header in ["bearer good", "BEARER good", "bEaReR good", "Bearer   good"] {
+            assert!(check.call(request(Some(header))).is_ok(), "{header}");
+        }
+        for header in ["Bearergood", "BEARER bad", "Bear good"] {
+            let status = check.call(request(Some(header))).unwrap_err();
             assert_eq!(status.code(), Code::Unauthenticated, "{header:?}");
         }
     }
