@@ -30,6 +30,8 @@ mod robustness;
 mod selectors;
 #[path = "conformance/support.rs"]
 mod support;
+#[path = "conformance/uuid_forms.rs"]
+mod uuid_forms;
 
 /// `conformance! { module { case, … } … }`: one test module per backend, one test per case.
 macro_rules! conformance {
@@ -128,5 +130,9 @@ conformance! {
         hostile_filters_match_nothing,
         hostile_names_and_labels_are_stored_or_refused,
         oversized_filters_are_invalid_argument,
+    }
+    uuid_forms {
+        any_uuid_form_finds_the_job,
+        malformed_uuids_are_invalid_argument,
     }
 }
