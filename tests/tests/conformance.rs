@@ -14,6 +14,8 @@
 
 #[path = "conformance/chain_csa.rs"]
 mod chain_csa;
+#[path = "conformance/conflicts.rs"]
+mod conflicts;
 #[path = "conformance/job_refs.rs"]
 mod job_refs;
 #[path = "conformance/lifecycle.rs"]
@@ -130,6 +132,9 @@ conformance! {
         hostile_filters_match_nothing,
         hostile_names_and_labels_are_stored_or_refused,
         oversized_filters_are_invalid_argument,
+    }
+    conflicts {
+        overlapping_batches_in_opposite_orders_all_commit,
     }
     uuid_forms {
         any_uuid_form_finds_the_job,
