@@ -14,6 +14,8 @@
 
 #[path = "conformance/chain_csa.rs"]
 mod chain_csa;
+#[path = "conformance/conflicts.rs"]
+mod conflicts;
 #[path = "conformance/job_refs.rs"]
 mod job_refs;
 #[path = "conformance/lifecycle.rs"]
@@ -30,6 +32,8 @@ mod robustness;
 mod selectors;
 #[path = "conformance/support.rs"]
 mod support;
+#[path = "conformance/uuid_forms.rs"]
+mod uuid_forms;
 
 /// `conformance! { module { case, … } … }`: one test module per backend, one test per case.
 macro_rules! conformance {
@@ -128,6 +132,13 @@ conformance! {
         hostile_filters_match_nothing,
         hostile_names_and_labels_are_stored_or_refused,
         oversized_filters_are_invalid_argument,
+    }
+    conflicts {
+        overlapping_batches_in_opposite_orders_all_commit,
+    }
+    uuid_forms {
+        any_uuid_form_finds_the_job,
+        malformed_uuids_are_invalid_argument,
     }
 }
 

@@ -6,7 +6,7 @@ use offchain_proto::job::job_service_server::JobService;
 use offchain_proto::job::*;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, filter_values, no_nul, required, validate_labels};
+use super::{JobDistributor, filter_values, no_nul, required, uuid_argument, validate_labels};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
 use crate::selector::matches_all;
@@ -64,7 +64,7 @@ impl JobDistributor {
             }
             Some(JobRef::Id(id)) => Ok(no_nul(&id, "job id")?.to_string()),
             Some(JobRef::Uuid(uuid)) => {
-                let uuid = required(&uuid, "uuid")?.trim().to_ascii_lowercase();
+                let uuid = uuid_argument(required(&uuid, "uuid")?, "uuid")?;
                 let uuids = [uuid.clone()];
                 // Deleted jobs count, as they do for ids: GetJob finds them and deleting
                 // twice is allowed.
@@ -162,11 +162,11 @@ impl JobDistributor {
         filter_values(&filter.ids, "ids")?;
         filter_values(&filter.node_ids, "node_ids")?;
         filter_values(&filter.uuids, "uuids")?;
-        let uuids: Vec<String> = filter
+        let uuids = filter
             .uuids
             .iter()
-            .map(|u| u.trim().to_ascii_lowercase())
-            .collect();
+            .map(|u| uuid_argument(u, "uuids"))
+            .collect::<ApiResult<Vec<String>>>()?;
         let store_filter = JobFilter {
             ids: &filter.ids,
             node_ids: &filter.node_ids,

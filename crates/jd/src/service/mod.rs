@@ -116,6 +116,13 @@ fn no_nul<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
     }
 }
 
+/// `text` as a canonical uuid (see [`crate::spec::canonical_uuid`]), or `INVALID_ARGUMENT`
+/// naming `what`.
+fn uuid_argument(text: &str, what: &str) -> ApiResult<String> {
+    crate::spec::canonical_uuid(text)
+        .ok_or_else(|| ApiError::InvalidArgument(format!("{what}: {:.80?} is not a UUID", text)))
+}
+
 /// Most values one filter list may hold: every value becomes a bound parameter, and SQLite
 /// allows about 32 000 per statement.
 pub const MAX_FILTER_VALUES: usize = 10_000;

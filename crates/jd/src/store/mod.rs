@@ -51,6 +51,11 @@ pub enum StoreError {
     /// A uniqueness rule was violated (for example a second node with the same key).
     #[error("unique constraint violated")]
     Conflict,
+    /// The database aborted the transaction because of a concurrent one (a PostgreSQL
+    /// serialization failure or deadlock, SQLite busy or locked past its timeout). Nothing
+    /// was written; the same call can be retried.
+    #[error("transaction aborted by a concurrent one (code {0}); nothing was written")]
+    Contention(String),
     /// A query failed.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -63,9 +68,28 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match error.as_database_error() {
             Some(db) if db.is_unique_violation() => StoreError::Conflict,
-            _ => StoreError::Database(error),
+            Some(db) => match contention_code(db) {
+                Some(code) => StoreError::Contention(code),
+                None => StoreError::Database(error),
+            },
+            None => StoreError::Database(error),
         }
     }
+}
+
+/// The driver's code when `error` means "lost a race with a concurrent transaction, nothing
+/// written": PostgreSQL's SQLSTATE `40001` (serialization_failure) and `40P01`
+/// (deadlock_detected); SQLite's `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6), whose extended
+/// codes keep the primary code in their low byte.
+fn contention_code(error: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    if let Some(postgres) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        let code = postgres.code();
+        return matches!(code, "40001" | "40P01").then(|| code.to_string());
+    }
+    let sqlite = error.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code = sqlx::error::DatabaseError::code(sqlite)?;
+    let primary = code.parse::<u32>().ok()? & 0xff;
+    matches!(primary, 5 | 6).then(|| code.into_owned())
 }
 
 /// Result alias for store operations.

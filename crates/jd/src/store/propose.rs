@@ -3,7 +3,8 @@
 //! Per `(spec uuid, node)` an upsert creates the job at revision 1 or bumps the revision of
 //! the existing one (undeleting it), in the same statement checking that the node exists and
 //! is enabled; then the proposal rows are inserted. On PostgreSQL the upsert takes the job's
-//! row lock, so concurrent proposals for one job get distinct revisions.
+//! row lock, so concurrent proposals for one job get distinct revisions; the rows are
+//! upserted in (uuid, node id) order in every call, so calls that overlap cannot deadlock.
 //!
 //! On SQLite all writes go through one connection, so concurrent `ProposeJob` calls would
 //! queue for it one transaction each, and each statement is a round trip to the
@@ -196,6 +197,7 @@ impl StoreError {
     fn for_peer(&self) -> StoreError {
         match self {
             StoreError::Conflict => StoreError::Conflict,
+            StoreError::Contention(code) => StoreError::Contention(code.clone()),
             StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 StoreError::Database(sqlx::Error::PoolTimedOut)
@@ -247,6 +249,11 @@ async fn write_proposals(
             );
             end += 1;
         }
+        // Rows are locked in one global order, (uuid, node id), in every call: two calls
+        // that overlap then wait for each other instead of deadlocking (PostgreSQL).
+        targets.sort_unstable_by(|a, b| {
+            (items[a.item].uuid, a.node_id).cmp(&(items[b.item].uuid, b.node_id))
+        });
         for chunk in targets.chunks(ROWS) {
             let jobs = upsert_jobs(tx, items, &labels, chunk).await?;
             for (item, node_id, proposal) in insert_proposals(tx, items, chunk, &jobs).await? {
@@ -326,7 +333,7 @@ async fn node_states(
     Ok(states)
 }
 
-/// Creates the missing jobs of `targets` at revision 1 and bumps the revision of the
+/// Creates the missing jobs of `targets` (in their order) at revision 1 and bumps the revision of the
 /// existing ones (undeleting them), for the nodes that exist and are enabled:
 /// `(uuid, node_id) → (job_id, revision)` per such target.
 async fn upsert_jobs(
@@ -335,14 +342,16 @@ async fn upsert_jobs(
     labels: &[String],
     targets: &[Target<'_>],
 ) -> StoreResult<HashMap<(String, String), (String, i64)>> {
-    // (job id, uuid, node id, labels, now) per row. A values list has the column names
-    // column1… on both databases. SQLite needs the WHERE to tell the upsert clause from a
-    // join constraint.
+    // (job id, uuid, node id, labels, now) per row, then the row's position as a literal.
+    // A values list has the column names column1… on both databases. The rows are upserted
+    // (and locked) in the order of `targets` whatever plan the join gets: `ORDER BY` the
+    // position, an integer, so no collation can reorder it. SQLite needs the WHERE to tell
+    // the upsert clause from a join constraint.
     let rows: Vec<String> = (0..targets.len())
         .map(|i| {
             let p = 5 * i;
             format!(
-                "(${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, {i})",
                 p + 1,
                 p + 2,
                 p + 3,
@@ -355,7 +364,7 @@ async fn upsert_jobs(
         "INSERT INTO jobs (id, uuid, node_id, labels, latest_revision, created_at, updated_at) \
          SELECT v.column1, v.column2, v.column3, v.column4, 1, v.column5, v.column5 \
          FROM (VALUES {}) AS v JOIN nodes n ON n.id = v.column3 WHERE n.is_enabled <> 0 \
-         ON CONFLICT (uuid, node_id) DO UPDATE SET latest_revision = jobs.latest_revision + 1, \
+         ORDER BY v.column6 ON CONFLICT (uuid, node_id) DO UPDATE SET latest_revision = jobs.latest_revision + 1, \
          updated_at = excluded.updated_at, deleted_at = NULL \
          RETURNING uuid, node_id, id, latest_revision",
         rows.join(", ")
