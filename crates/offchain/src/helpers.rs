@@ -20,6 +20,41 @@ pub struct NodeOutcome {
     pub result: Result<Proposal, String>,
 }
 
+/// A proposal round that stopped part-way: the outcomes of the calls the JD answered, and
+/// the error of the one it did not.
+///
+/// Resume by proposing to [`not_proposed`](Self::not_proposed) only: every node in
+/// [`committed`](Self::committed) has its answer already, so nothing is proposed twice. The
+/// failed call's nodes are in `not_proposed`; if the failure was a lost answer (a timeout,
+/// a dropped connection) the JD may have stored their proposals anyway, which proposing
+/// the same spec again only turns into a new revision of the same job.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "proposing stopped after {} of {} nodes: {status}",
+    .committed.len(),
+    .committed.len() + .not_proposed.len()
+)]
+pub struct ProposeError {
+    /// The nodes the JD answered for, in the order given.
+    pub committed: Vec<NodeOutcome>,
+    /// The nodes no answer came for, in the order given (the failed call's first).
+    pub not_proposed: Vec<String>,
+    /// Why the call failed.
+    #[source]
+    pub status: Status,
+}
+
+impl ProposeError {
+    /// An error before any node was proposed to (e.g. listing the nodes failed).
+    fn before_any(status: Status) -> Self {
+        ProposeError {
+            committed: Vec::new(),
+            not_proposed: Vec::new(),
+            status,
+        }
+    }
+}
+
 /// The JD's active CSA public key (hex).
 pub async fn jd_public_key(client: &dyn Client) -> ClientResult<String> {
     let response = client.get_keypair(GetKeypairRequest {}).await?;
@@ -48,23 +83,33 @@ pub async fn enabled_nodes_matching(
 }
 
 /// Proposes `spec` to each of `node_ids`, [`PROPOSE_BATCH`] nodes per call, reporting
-/// `(done, total)` to `progress` after each call. One node's failure never stops the others;
-/// an error for the whole call (bad spec, JD unreachable) is returned as is.
+/// `(done, total)` to `progress` after each call. One node's failure never stops the others.
+/// An error for a whole call (bad spec, JD unreachable) stops the round: the
+/// [`ProposeError`] carries the outcomes of the calls before it and the nodes left.
 pub async fn propose_to_nodes(
     client: &dyn Client,
     spec: &str,
     labels: &[Label],
     node_ids: &[String],
     mut progress: impl FnMut(usize, usize) + Send,
-) -> ClientResult<Vec<NodeOutcome>> {
+) -> Result<Vec<NodeOutcome>, ProposeError> {
     let mut outcomes = Vec::with_capacity(node_ids.len());
-    for chunk in node_ids.chunks(PROPOSE_BATCH) {
+    for (index, chunk) in node_ids.chunks(PROPOSE_BATCH).enumerate() {
         let request = BatchProposeJobRequest {
             node_ids: chunk.to_vec(),
             spec: spec.to_string(),
             labels: labels.to_vec(),
         };
-        let mut response = client.batch_propose_job(request).await?;
+        let mut response = match client.batch_propose_job(request).await {
+            Ok(response) => response,
+            Err(status) => {
+                return Err(ProposeError {
+                    committed: outcomes,
+                    not_proposed: node_ids[index * PROPOSE_BATCH..].to_vec(),
+                    status,
+                });
+            }
+        };
         for node_id in chunk {
             let result = if let Some(success) = response.success_responses.remove(node_id) {
                 success
@@ -86,14 +131,16 @@ pub async fn propose_to_nodes(
     Ok(outcomes)
 }
 
-/// Proposes `spec` to every enabled node matching `selectors`.
+/// Proposes `spec` to every enabled node matching `selectors`, as [`propose_to_nodes`] does.
 pub async fn propose_to_matching(
     client: &dyn Client,
     spec: &str,
     labels: &[Label],
     selectors: Vec<Selector>,
-) -> ClientResult<Vec<NodeOutcome>> {
-    let nodes = enabled_nodes_matching(client, selectors).await?;
+) -> Result<Vec<NodeOutcome>, ProposeError> {
+    let nodes = enabled_nodes_matching(client, selectors)
+        .await
+        .map_err(ProposeError::before_any)?;
     let ids: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
     propose_to_nodes(client, spec, labels, &ids, |_, _| {}).await
 }

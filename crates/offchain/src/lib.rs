@@ -7,8 +7,11 @@
 //!   [`MemoryProvider`] (feature `memory`) runs the JD's own services in memory for unit
 //!   tests; [`EmbeddedProvider`] (feature `embedded`) starts a real JD server in the process
 //!   for integration tests.
-//! - [`DryRunClient`]: reads for real, only pretends to write.
-//! - [`helpers`]: proposing one spec to every node matching a selector, the JD's public key.
+//! - [`DryRunClient`]: reads for real, only pretends to write, and refuses what the JD
+//!   would refuse.
+//! - [`helpers`]: proposing one spec to every node matching a selector (a failure part-way
+//!   keeps what was done: [`helpers::ProposeError`]), the JD's public key.
+//! - [`limits`]: the JD's input limits (labels, names, spec and batch sizes).
 //! - [`selector`]: kubectl-style selector strings (`env=prod,type!=bootstrap`).
 //!
 //! # Feature flags
@@ -53,6 +56,7 @@ pub mod auth;
 mod client;
 pub mod dry_run;
 pub mod helpers;
+pub mod limits;
 pub mod provider;
 pub mod selector;
 

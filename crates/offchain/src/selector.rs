@@ -157,6 +157,43 @@ pub fn parse_label(input: &str) -> Result<Label, SelectorError> {
     Ok(Label { key, value })
 }
 
+/// Checks a selector built by hand, e.g. read from a file: a known operator, a key, and a
+/// value (without empty list items) for the operators that compare one. The JD accepts such
+/// selectors but they match nothing, which is never what was meant; the dry-run client
+/// refuses them.
+///
+/// ```
+/// use offchain::proto::label::{Selector, SelectorOp};
+/// use offchain::selector::validate_selector;
+/// let no_value = Selector { key: "env".into(), op: SelectorOp::Eq as i32, value: None };
+/// assert!(validate_selector(&no_value).is_err());
+/// ```
+pub fn validate_selector(selector: &Selector) -> Result<(), SelectorError> {
+    let fail = |reason: String| SelectorError {
+        input: format_selectors(std::slice::from_ref(selector)),
+        reason,
+    };
+    if selector.key.trim().is_empty() {
+        return Err(fail("missing label key".into()));
+    }
+    let op = SelectorOp::try_from(selector.op)
+        .map_err(|_| fail(format!("unknown operator {}", selector.op)))?;
+    let value = selector.value.as_deref();
+    match op {
+        SelectorOp::Exist | SelectorOp::NotExist => Ok(()),
+        SelectorOp::Eq | SelectorOp::NotEq => value
+            .map(drop)
+            .ok_or_else(|| fail(format!("{} needs a value", op.as_str_name()))),
+        SelectorOp::In | SelectorOp::NotIn => match value {
+            None => Err(fail(format!("{} needs a value list", op.as_str_name()))),
+            Some(list) if list.split(',').any(|item| item.trim().is_empty()) => {
+                Err(fail("empty value in list".into()))
+            }
+            Some(_) => Ok(()),
+        },
+    }
+}
+
 /// Writes selectors back in the syntax [`parse_selectors`] reads.
 pub fn format_selectors(selectors: &[Selector]) -> String {
     let term = |s: &Selector| {

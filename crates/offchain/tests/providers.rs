@@ -317,5 +317,5 @@ async fn propose_helpers_report_each_node_and_progress() {
     let status = helpers::propose_to_nodes(client.as_ref(), "nope", &[], &ids, |_, _| {})
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(status.status.code(), Code::InvalidArgument);
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offchain::helpers;
 use offchain::proto::job::{
@@ -137,23 +137,23 @@ async fn propose(
     };
 
     let bar = progress_bar(ids.len());
-    let outcomes = jd
-        .call(helpers::propose_to_nodes(
-            client,
-            &spec,
-            &labels,
-            &ids,
-            |done, _| {
-                if let Some(bar) = &bar {
-                    bar.set_position(done as u64);
-                }
-            },
-        ))
-        .await;
+    let outcomes = helpers::propose_to_nodes(client, &spec, &labels, &ids, |done, _| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    })
+    .await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let outcomes = outcomes?;
+    let outcomes = outcomes.map_err(|error| {
+        anyhow!(
+            "{} ({} nodes were answered before it, {} were not proposed to)",
+            jd.describe(&error.status),
+            error.committed.len(),
+            error.not_proposed.len()
+        )
+    })?;
 
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let mut response = BatchProposeJobResponse::default();

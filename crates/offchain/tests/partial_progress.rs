@@ -1,0 +1,92 @@
+//! A proposal round that fails part-way keeps what the JD already answered, so a script can
+//! resume with the rest and no node gets the spec twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use offchain::proto::csa::csa_service_server::CsaServiceServer;
+use offchain::proto::job::ListProposalsRequest;
+use offchain::proto::job::job_service_server::{JobService, JobServiceServer};
+use offchain::proto::label::Label;
+use offchain::proto::node::RegisterNodeRequest;
+use offchain::proto::node::node_service_server::NodeServiceServer;
+use offchain::{Client, Provider, RemoteConfig, RemoteProvider, helpers};
+use offchain_jd::JobDistributor;
+use tonic::transport::Server;
+use tonic::{Code, Request, Status};
+
+const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
+
+/// A JD whose job service refuses its second call with `UNAVAILABLE`, as a JD restarting
+/// mid-round would.
+async fn jd_failing_the_second_job_call() -> (JobDistributor, Arc<dyn Client>) {
+    let jd = JobDistributor::in_memory().await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let fail_second = move |request: Request<()>| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 1 {
+            Err(Status::unavailable("injected: the JD is restarting"))
+        } else {
+            Ok(request)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = Server::builder()
+        .add_service(JobServiceServer::with_interceptor(jd.clone(), fail_second))
+        .add_service(NodeServiceServer::new(jd.clone()))
+        .add_service(CsaServiceServer::new(jd.clone()))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    tokio::spawn(server);
+    let provider = RemoteProvider::new(RemoteConfig::new(format!("http://{address}"))).unwrap();
+    (jd, provider.initialize().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_failed_chunk_keeps_the_committed_outcomes_and_the_rest_can_resume() {
+    let (jd, client) = jd_failing_the_second_job_call().await;
+    let total = helpers::PROPOSE_BATCH * 2 + 50;
+    let mut ids = Vec::with_capacity(total);
+    for i in 0..total {
+        let request = RegisterNodeRequest {
+            name: format!("node-{i}"),
+            public_key: format!("{i:064x}"),
+            labels: vec![Label::new("env", "prod")],
+        };
+        let node = client.register_node(request).await.unwrap().node.unwrap();
+        ids.push(node.id);
+    }
+
+    let error = helpers::propose_to_nodes(client.as_ref(), SPEC, &[], &ids, |_, _| {})
+        .await
+        .unwrap_err();
+    assert_eq!(error.status.code(), Code::Unavailable);
+    assert_eq!(error.committed.len(), helpers::PROPOSE_BATCH);
+    assert!(error.committed.iter().all(|o| o.result.is_ok()));
+    let committed: Vec<&String> = error.committed.iter().map(|o| &o.node_id).collect();
+    assert_eq!(
+        committed,
+        ids[..helpers::PROPOSE_BATCH].iter().collect::<Vec<_>>()
+    );
+    assert_eq!(error.not_proposed, ids[helpers::PROPOSE_BATCH..]);
+    let source = std::error::Error::source(&error).expect("the status is the source");
+    assert!(source.to_string().contains("restarting"), "{source}");
+    assert!(
+        error.to_string().contains("after 100 of 250 nodes"),
+        "{error}"
+    );
+
+    // Resuming with the nodes left proposes to each node exactly once.
+    let resumed =
+        helpers::propose_to_nodes(client.as_ref(), SPEC, &[], &error.not_proposed, |_, _| {})
+            .await
+            .unwrap();
+    assert_eq!(resumed.len(), total - helpers::PROPOSE_BATCH);
+    let proposals = jd
+        .list_proposals(Request::new(ListProposalsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .proposals;
+    assert_eq!(proposals.len(), total);
+    assert!(proposals.iter().all(|p| p.revision == 1));
+}
