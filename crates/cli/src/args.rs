@@ -3,6 +3,7 @@
 //! commands, so their errors read the same whether they came from a flag or a variable.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -109,6 +110,44 @@ pub struct ServeArgs {
     /// reach it can operate the JD. Logs a warning on every start.
     #[arg(long)]
     pub insecure_no_auth: bool,
+
+    /// Longest a call may run before it is answered CANCELLED: `90`, `90s`, `500ms`, `2m`.
+    #[arg(long, env = "JD_REQUEST_TIMEOUT", value_name = "DURATION",
+          default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Calls in progress at once across all connections; more are answered
+    /// RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "JD_MAX_CONCURRENT_REQUESTS", value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_concurrent_requests: u32,
+}
+
+/// The longest request timeout accepted: a day.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `N` or `Ns` (seconds), `Nms`, `Nm`; more than zero and at most a day.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 60s or 500ms"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        _ => return Err(format!("unknown unit in {text:?}: use ms, s or m")),
+    };
+    if duration.is_zero() || duration > MAX_DURATION {
+        return Err(format!(
+            "{text:?} must be more than zero and at most 24 hours"
+        ));
+    }
+    Ok(duration)
 }
 
 /// How to reach the JD and how to print its answers; accepted after any client subcommand.
@@ -322,5 +361,26 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_take_a_unit_or_mean_seconds() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in [
+            "",
+            "0",
+            "0ms",
+            "s",
+            "1h",
+            "-1",
+            "1.5s",
+            "25000m",
+            "99999999999999999999",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use offchain_jd::auth::{self, TokenHashes};
-use offchain_jd::server::{self, ServerConfig};
+use offchain_jd::server::{self, ServeOptions, ServerConfig};
 
 use crate::UsageError;
 use crate::args::ServeArgs;
@@ -68,7 +68,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         csa_secret,
         auth: auth.clone(),
     };
-    let server = server::start(config).await?;
+    let options = ServeOptions {
+        request_timeout: args.request_timeout,
+        max_concurrent_requests: args.max_concurrent_requests as usize,
+        ..ServeOptions::default()
+    };
+    tracing::info!(
+        request_timeout = ?options.request_timeout,
+        max_concurrent_requests = options.max_concurrent_requests,
+        "limits"
+    );
+    let server = server::start_with(config, options).await?;
     match &auth {
         Some(hashes) => tracing::info!(tokens = hashes.len(), "operator calls need a token"),
         None if loopback => tracing::info!(

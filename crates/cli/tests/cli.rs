@@ -69,6 +69,8 @@ fn command(args: &[&str]) -> Command {
         "CSA_KEY_ENCRYPTION_SECRET",
         "JD_AUTH_TOKEN_HASHES",
         "JD_AUTH_TOKEN_HASHES_FILE",
+        "JD_REQUEST_TIMEOUT",
+        "JD_MAX_CONCURRENT_REQUESTS",
         "RUST_LOG",
     ] {
         command.env_remove(var);
@@ -910,6 +912,49 @@ fn serve_refuses_an_open_operator_api_on_a_non_loopback_address() {
         stderr.contains("WARN") && stderr.contains("--insecure-no-auth"),
         "{stderr}"
     );
+}
+
+#[test]
+fn serve_takes_its_limits_from_flags_and_environment() {
+    let mut serve = command(&[
+        "jd",
+        "serve",
+        "--dev",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--request-timeout",
+        "1500ms",
+    ]);
+    serve.env("JD_MAX_CONCURRENT_REQUESTS", "7");
+    let served = Served::start(serve);
+    run_blocking(served.client(&["nodes", "list"]), None).ok();
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("request_timeout=1.5s") && stderr.contains("max_concurrent_requests=7"),
+        "{stderr}"
+    );
+
+    for (flag, value) in [
+        ("--request-timeout", "0"),
+        ("--request-timeout", "soon"),
+        ("--max-concurrent-requests", "0"),
+    ] {
+        let out = run_blocking(
+            command(&[
+                "jd",
+                "serve",
+                "--dev",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                flag,
+                value,
+            ]),
+            None,
+        );
+        assert_eq!(out.code, Some(2), "{flag} {value}: {out:#?}");
+        assert!(out.stderr.contains(flag), "{out:#?}");
+    }
 }
 
 #[test]

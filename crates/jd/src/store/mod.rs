@@ -220,6 +220,18 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the database answers: `SELECT 1` on PostgreSQL. SQLite runs in this process
+    /// and is reachable while the store is open.
+    pub async fn ping(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Pool(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+                Ok(())
+            }
+            Db::Single { .. } => Ok(()),
+        }
+    }
+
     /// Closes every connection (waits for running queries).
     pub async fn close(&self) {
         match &self.db {

@@ -1,0 +1,388 @@
+//! The JD's gRPC server: the three operator services (behind optional token auth), the
+//! standard health service and server reflection, with graceful shutdown.
+//!
+//! Every call runs under a per-request timeout and a server-wide concurrency limit
+//! ([`ServeOptions`], `layers.rs`); health turns `NOT_SERVING` while the database is
+//! unreachable and from the moment shutdown starts (`health.rs`).
+
+mod health;
+mod layers;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use offchain_proto::FILE_DESCRIPTOR_SET;
+use offchain_proto::csa::csa_service_server::CsaServiceServer;
+use offchain_proto::job::job_service_server::JobServiceServer;
+use offchain_proto::node::node_service_server::NodeServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::util::MapErrLayer;
+
+use crate::auth::{RequireToken, TokenHashes};
+use crate::service::{JobDistributor, OpenError};
+use health::Health;
+
+/// Largest message the server accepts or sends: big batches and long lists exceed gRPC's
+/// 4 MiB default.
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// What a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `sqlite:…` or `postgres://…`.
+    pub database_url: String,
+    /// Seals the CSA private key.
+    pub csa_secret: String,
+    /// When set, operator calls need one of these bearer tokens.
+    pub auth: Option<TokenHashes>,
+}
+
+/// How long one call may take by default, from its arrival to its answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many calls may be in progress at once by default, across all connections.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+/// How often the health service probes the database by default.
+pub const DEFAULT_HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How a server serves, beyond what [`ServerConfig`] says it serves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A call still running after this long is answered `CANCELLED` ("Timeout expired"),
+    /// as tonic answers timeouts; a shorter `grpc-timeout` from the caller wins.
+    pub request_timeout: Duration,
+    /// Calls in progress at once across all connections (at least 1); one more is
+    /// answered `RESOURCE_EXHAUSTED` at once instead of waiting.
+    pub max_concurrent_requests: usize,
+    /// How often health checks that the database answers.
+    pub health_probe_interval: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            health_probe_interval: DEFAULT_HEALTH_PROBE_INTERVAL,
+        }
+    }
+}
+
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Opening the database or the CSA key failed.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reflection could not read the descriptor set (a build problem).
+    #[error("cannot set up gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The server stopped with an error.
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A server running in the background. Dropping it asks the server to stop.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    jd: JobDistributor,
+    health: Health,
+    probe: JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    #[cfg(test)]
+    delay: layers::test_hook::Delay,
+}
+
+impl RunningServer {
+    /// The address the server listens on (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The JD the server serves.
+    pub fn jd(&self) -> &JobDistributor {
+        &self.jd
+    }
+
+    /// Reports `NOT_SERVING`, stops accepting calls, lets running calls finish, and closes
+    /// the database.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        self.probe.abort();
+        self.health.stopping().await;
+        self.stop.take().map(|stop| stop.send(()));
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(result) => result?,
+                Err(join) => tracing::error!(error = %join, "server task ended abnormally"),
+            }
+        }
+        self.jd.store().close().await;
+        Ok(())
+    }
+
+    /// Waits until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.probe.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Opens the JD described by `config` and serves it with the default [`ServeOptions`].
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with(config, ServeOptions::default()).await
+}
+
+/// Opens the JD described by `config` and serves it as `options` say.
+pub async fn start_with(
+    config: ServerConfig,
+    options: ServeOptions,
+) -> Result<RunningServer, ServerError> {
+    let jd = JobDistributor::open(&config.database_url, &config.csa_secret).await?;
+    serve_with(jd, config.listen, config.auth, options).await
+}
+
+/// Serves an already opened JD on `listen` with the default [`ServeOptions`].
+pub async fn serve(
+    jd: JobDistributor,
+    listen: SocketAddr,
+    auth: Option<TokenHashes>,
+) -> Result<RunningServer, ServerError> {
+    serve_with(jd, listen, auth, ServeOptions::default()).await
+}
+
+/// Serves an already opened JD on `listen` as `options` say.
+pub async fn serve_with(
+    jd: JobDistributor,
+    listen: SocketAddr,
+    auth: Option<TokenHashes>,
+    options: ServeOptions,
+) -> Result<RunningServer, ServerError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: listen,
+        source,
+    })?;
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = Health::new(reporter).await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // Without configured tokens every call passes; with them, only the operator services
+    // are guarded (health and reflection stay open for probes and tooling).
+    let guard = RequireTokenIfConfigured(auth.map(RequireToken));
+    let job = JobServiceServer::new(jd.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let node = NodeServiceServer::new(jd.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let csa = CsaServiceServer::new(jd.clone());
+
+    // Outermost first: tonic's timeout wraps everything, then the shed calls' status,
+    // load shedding, and the one semaphore every connection shares.
+    let max_concurrent = options.max_concurrent_requests.max(1);
+    let builder = Server::builder()
+        .timeout(options.request_timeout)
+        .layer(MapErrLayer::new(layers::overloaded_status(max_concurrent)))
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent));
+    #[cfg(test)]
+    let delay = layers::test_hook::Delay::default();
+    #[cfg(test)]
+    let mut builder = builder.layer(delay.clone());
+    #[cfg(not(test))]
+    let mut builder = builder;
+    let router = builder
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(InterceptedService::new(job, guard.clone()))
+        .add_service(InterceptedService::new(node, guard.clone()))
+        .add_service(InterceptedService::new(csa, guard));
+
+    // Small request/response RPCs suffer badly from Nagle's algorithm.
+    let incoming = TcpListenerStream::new(listener).map(|stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok::<_, std::io::Error>(stream)
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
+    let probe = health.spawn_probe(jd.store().clone(), options.health_probe_interval);
+    tracing::info!(%local_addr, csa_public_key = %jd.csa_keys().public_key_hex(), "JD listening");
+    Ok(RunningServer {
+        local_addr,
+        jd,
+        health,
+        probe,
+        stop: Some(stop),
+        task: Some(task),
+        #[cfg(test)]
+        delay,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct RequireTokenIfConfigured(Option<RequireToken>);
+
+impl tonic::service::Interceptor for RequireTokenIfConfigured {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        match &mut self.0 {
+            Some(check) => check.call(request),
+            None => Ok(request),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use offchain_proto::csa::GetKeypairRequest;
+    use offchain_proto::csa::csa_service_client::CsaServiceClient;
+    use tonic::Code;
+    use tonic::transport::Channel;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus as Status;
+    use tonic_health::pb::health_client::HealthClient;
+
+    async fn server(options: ServeOptions) -> RunningServer {
+        let jd = JobDistributor::in_memory().await.unwrap();
+        serve_with(jd, ([127, 0, 0, 1], 0).into(), None, options)
+            .await
+            .unwrap()
+    }
+
+    async fn channel(server: &RunningServer) -> Channel {
+        Channel::from_shared(format!("http://{}", server.local_addr()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// `GetKeypair`, held `delay_ms` inside the server's limits by the test hook.
+    async fn slow_call(channel: Channel, delay_ms: u64) -> Result<(), tonic::Status> {
+        let mut request = tonic::Request::new(GetKeypairRequest {});
+        request
+            .metadata_mut()
+            .insert("x-test-delay-ms", delay_ms.to_string().parse().unwrap());
+        CsaServiceClient::new(channel)
+            .get_keypair(request)
+            .await
+            .map(drop)
+    }
+
+    #[tokio::test]
+    async fn a_call_slower_than_the_request_timeout_is_cut_off() {
+        let server = server(ServeOptions {
+            request_timeout: Duration::from_millis(300),
+            ..ServeOptions::default()
+        })
+        .await;
+        let channel = channel(&server).await;
+        let status = slow_call(channel.clone(), 30_000).await.unwrap_err();
+        assert!(
+            matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded),
+            "{status:?}"
+        );
+        slow_call(channel, 0).await.unwrap();
+        server.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn calls_over_the_concurrency_limit_are_refused_across_connections() {
+        let server = server(ServeOptions {
+            max_concurrent_requests: 2,
+            ..ServeOptions::default()
+        })
+        .await;
+        // One connection per call: the limit is the server's, not each connection's.
+        let mut calls = Vec::new();
+        for _ in 0..4 {
+            let channel = channel(&server).await;
+            calls.push(tokio::spawn(slow_call(channel, 2_000)));
+        }
+        let mut codes = Vec::new();
+        for call in calls {
+            codes.push(call.await.unwrap().map_err(|s| s.code()));
+        }
+        let refused = codes
+            .iter()
+            .filter(|c| **c == Err(Code::ResourceExhausted))
+            .count();
+        assert_eq!(refused, 2, "{codes:?}");
+        assert_eq!(codes.iter().filter(|c| c.is_ok()).count(), 2, "{codes:?}");
+        assert_eq!(server.delay.most_in_progress(), 2);
+        server.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn health_turns_not_serving_as_soon_as_shutdown_starts() {
+        let server = server(ServeOptions::default()).await;
+        let mut health = HealthClient::new(channel(&server).await);
+        let request = || HealthCheckRequest {
+            service: String::new(),
+        };
+        let status = health.check(request()).await.unwrap().into_inner().status;
+        assert_eq!(status, Status::Serving as i32);
+        let mut watch = health.watch(request()).await.unwrap().into_inner();
+        let first = watch.message().await.unwrap().unwrap();
+        assert_eq!(first.status, Status::Serving as i32);
+
+        // The open watch keeps the server draining, so NOT_SERVING must arrive before the
+        // connections are gone.
+        let shutdown = tokio::spawn(server.shutdown());
+        let next = tokio::time::timeout(Duration::from_secs(10), watch.message())
+            .await
+            .expect("NOT_SERVING while draining")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.status, Status::NotServing as i32);
+        assert!(!shutdown.is_finished(), "still draining");
+        drop(watch);
+        drop(health);
+        shutdown.await.unwrap().unwrap();
+    }
+}
