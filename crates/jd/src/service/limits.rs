@@ -36,7 +36,7 @@ pub const MAX_SELECTOR_VALUE_BYTES: usize = 16 * 1024;
 pub const MAX_FILTER_VALUES: usize = 10_000;
 
 /// `INVALID_ARGUMENT "<what>: <n> <unit>, at most <max>"` when `n > max`.
-fn at_most(what: &str, n: usize, unit: &str, max: usize) -> ApiResult<()> {
+fn at_most(what: impl std::fmt::Display, n: usize, unit: &str, max: usize) -> ApiResult<()> {
     if n > max {
         Err(ApiError::InvalidArgument(format!(
             "{what}: {n} {unit}, at most {max}"
@@ -71,13 +71,30 @@ pub(super) fn labels(labels: &[Label]) -> ApiResult<()> {
                 i + 1
             )));
         }
-        let key = format!("labels[{i}].key");
-        at_most(&key, label.key.len(), "bytes", MAX_LABEL_KEY_BYTES)?;
-        let value = label.value.as_deref().unwrap_or_default();
-        let what = format!("labels[{i}].value");
-        at_most(&what, value.len(), "bytes", MAX_LABEL_VALUE_BYTES)?;
+        let value = label.value.as_deref();
+        key_and_value("labels", i, &label.key, value, MAX_LABEL_VALUE_BYTES)?;
     }
     Ok(())
+}
+
+/// Checks the key (at most [`MAX_LABEL_KEY_BYTES`]) and value (at most `max_value`) of
+/// entry `i` of `list`, a label or a selector.
+fn key_and_value(
+    list: &str,
+    i: usize,
+    key: &str,
+    value: Option<&str>,
+    max_value: usize,
+) -> ApiResult<()> {
+    let key_what = format_args!("{list}[{i}].key");
+    at_most(key_what, key.len(), "bytes", MAX_LABEL_KEY_BYTES)?;
+    let value_bytes = value.map_or(0, str::len);
+    at_most(
+        format_args!("{list}[{i}].value"),
+        value_bytes,
+        "bytes",
+        max_value,
+    )
 }
 
 /// Checks selectors: at most [`MAX_SELECTORS`], keys and values as large as labels' keys
@@ -85,11 +102,14 @@ pub(super) fn labels(labels: &[Label]) -> ApiResult<()> {
 pub(super) fn selectors(selectors: &[Selector]) -> ApiResult<()> {
     at_most("selectors", selectors.len(), "selectors", MAX_SELECTORS)?;
     for (i, selector) in selectors.iter().enumerate() {
-        let key = format!("selectors[{i}].key");
-        at_most(&key, selector.key.len(), "bytes", MAX_LABEL_KEY_BYTES)?;
-        let value = selector.value.as_deref().unwrap_or_default();
-        let what = format!("selectors[{i}].value");
-        at_most(&what, value.len(), "bytes", MAX_SELECTOR_VALUE_BYTES)?;
+        let value = selector.value.as_deref();
+        key_and_value(
+            "selectors",
+            i,
+            &selector.key,
+            value,
+            MAX_SELECTOR_VALUE_BYTES,
+        )?;
     }
     Ok(())
 }
