@@ -20,6 +20,8 @@ mod conflicts;
 mod job_refs;
 #[path = "conformance/lifecycle.rs"]
 mod lifecycle;
+#[path = "conformance/limits.rs"]
+mod limits;
 #[path = "conformance/listing.rs"]
 mod listing;
 #[path = "conformance/nodes.rs"]
@@ -135,6 +137,13 @@ conformance! {
     }
     conflicts {
         overlapping_batches_in_opposite_orders_all_commit,
+    }
+    limits {
+        labels_are_bounded,
+        names_and_ids_are_bounded,
+        spec_size_is_bounded,
+        batch_size_is_bounded,
+        selectors_are_bounded,
     }
     uuid_forms {
         any_uuid_form_finds_the_job,

@@ -1460,3 +1460,52 @@ async fn reflection_lists_the_services_and_describes_the_contract() {
         assert_eq!(fields.get(name), Some(&number), "Node.{name}");
     }
 }
+
+/// The largest batch the limits allow (node ids × spec bytes = 64 MiB: 64 nodes, a 1 MiB
+/// spec) commits and is answered: its answer, which carries the spec back once per node,
+/// fits what the server sends. (A client reading it needs a decode limit above 64 MiB;
+/// this one sets none.)
+#[tokio::test]
+async fn a_maximal_batch_is_answered() {
+    const NODES: u32 = 64;
+    const SPEC_BYTES: usize = 1024 * 1024;
+    let (_server, channel) = server(None).await;
+    let mut node_ids = Vec::new();
+    for i in 0..NODES {
+        node_ids.push(
+            register(&channel, &format!("n{i}"), &key(i), vec![])
+                .await
+                .id,
+        );
+    }
+    let mut spec = spec(JOB_UUID);
+    spec.push('#');
+    spec.push_str(&"x".repeat(SPEC_BYTES - spec.len() - 1));
+    spec.push('\n');
+    assert_eq!(spec.len(), SPEC_BYTES);
+
+    let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(usize::MAX);
+    grpc.ready().await.unwrap();
+    let request = Request::new(BatchProposeJobRequest {
+        node_ids: node_ids.clone(),
+        spec: spec.clone(),
+        labels: vec![],
+    });
+    let codec =
+        tonic_prost::ProstCodec::<BatchProposeJobRequest, BatchProposeJobResponse>::default();
+    let path = PathAndQuery::from_static("/api.job.v1.JobService/BatchProposeJob");
+    let response = grpc
+        .unary(request, path, codec)
+        .await
+        .expect("a batch within the limits is answered")
+        .into_inner();
+    assert!(response.failed_responses.is_empty());
+    assert_eq!(response.success_responses.len(), NODES as usize);
+    for node_id in &node_ids {
+        let proposal = response.success_responses[node_id]
+            .proposal
+            .as_ref()
+            .unwrap();
+        assert_eq!(proposal.spec.len(), SPEC_BYTES);
+    }
+}

@@ -7,13 +7,13 @@
 //! remembers the counter it was loaded at and is reloaded when the counter moved. This keeps
 //! several JD replicas over one PostgreSQL database correct, not just one process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use offchain_proto::label::{Selector, SelectorOp};
+use offchain_proto::label::{Label, Selector, SelectorOp};
 use offchain_proto::node::Node;
 
-use crate::store::{Store, StoreResult};
+use crate::store::{Store, StoreError, StoreResult};
 
 /// Every node at one generation, in creation order.
 #[derive(Debug, Default)]
@@ -53,10 +53,7 @@ impl NodeSnapshot {
         for (position, node) in nodes.iter().enumerate() {
             // Positions fit: a snapshot of more than 4 billion nodes is not a concern.
             let position = position as u32;
-            for (i, label) in node.labels.iter().enumerate() {
-                if node.labels[..i].iter().any(|l| l.key == label.key) {
-                    continue;
-                }
+            for label in first_of_each_key(&node.labels) {
                 let index = by_label.entry(label.key.clone()).or_default();
                 index.present.push(position);
                 if let Some(value) = &label.value {
@@ -140,6 +137,13 @@ impl NodeSnapshot {
     pub(crate) fn by_public_key(&self, key: &str) -> Option<&Node> {
         self.by_public_key.get(key).map(|&i| &self.nodes[i])
     }
+}
+
+/// The first label of each key in `labels`, in order (the one the selector rules look at).
+/// Linear in the number of labels, however many a stored node has.
+fn first_of_each_key(labels: &[Label]) -> impl Iterator<Item = &Label> {
+    let mut seen = HashSet::with_capacity(labels.len());
+    labels.iter().filter(move |l| seen.insert(l.key.as_str()))
 }
 
 /// A set of node positions.
@@ -236,7 +240,18 @@ impl NodeDirectory {
         }
         // Read the counter before the rows: the rows are then at least that new.
         let generation = store.nodes_generation().await?;
-        let fresh = Arc::new(NodeSnapshot::new(generation, store.load_nodes().await?));
+        let rows = store.node_rows().await?;
+        // Decoding and indexing cost time in proportion to every label of every node: done
+        // on a blocking thread, so the async workers keep serving other calls meanwhile.
+        let build = move || {
+            rows.decode()
+                .map(|nodes| NodeSnapshot::new(generation, nodes))
+        };
+        let fresh = Arc::new(
+            tokio::task::spawn_blocking(build)
+                .await
+                .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))??,
+        );
         match self.snapshot.write() {
             Ok(mut guard) => *guard = fresh.clone(),
             Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
@@ -247,8 +262,6 @@ impl NodeDirectory {
 
 #[cfg(test)]
 mod tests {
-    use offchain_proto::label::Label;
-
     use super::*;
     use crate::selector::matches_all;
 
@@ -361,6 +374,73 @@ mod tests {
             150,
             "no selector: every node"
         );
+    }
+
+    /// A rebuild of many nodes with many labels must leave the async runtime free: on a
+    /// current-thread runtime (where a blocking rebuild would starve every other task), a
+    /// ticker keeps ticking through it. The longest pause between ticks must stay a small
+    /// part of the rebuild (a rebuild on the runtime thread makes it nearly all of it).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_large_rebuild_does_not_block_the_runtime() {
+        use std::time::{Duration, Instant};
+
+        let store = Store::open(crate::store::SQLITE_MEMORY_URL).await.unwrap();
+        for i in 0..4000 {
+            let labels = (0..64)
+                .map(|l| {
+                    Label::new(
+                        format!("key-{l:02}-{:08}", i % 50),
+                        format!("value-{i}-{l}"),
+                    )
+                })
+                .collect();
+            let node = Node {
+                id: format!("node_{i:06}"),
+                public_key: format!("{i:064x}"),
+                labels,
+                ..Default::default()
+            };
+            store.insert_node(&node).await.unwrap();
+        }
+        let directory = NodeDirectory::new();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let ticker = async {
+            let mut longest = Duration::ZERO;
+            let mut last = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                longest = longest.max(last.elapsed());
+                last = Instant::now();
+            }
+            longest
+        };
+        let rebuild = async {
+            let started = Instant::now();
+            let snapshot = directory.current(&store).await.unwrap();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            (snapshot, started.elapsed())
+        };
+        let (longest_pause, (snapshot, took)) = tokio::join!(ticker, rebuild);
+        assert_eq!(snapshot.nodes.len(), 4000);
+        eprintln!("rebuild {took:?}, longest pause of the runtime {longest_pause:?}");
+        assert!(
+            longest_pause * 4 < took,
+            "the runtime stalled for {longest_pause:?} of a {took:?} rebuild"
+        );
+    }
+
+    #[test]
+    fn only_the_first_label_of_a_key_counts() {
+        let labels = [
+            Label::new("a", "1"),
+            Label::flag("b"),
+            Label::new("a", "2"),
+            Label::new("c", "3"),
+        ];
+        let firsts: Vec<_> = first_of_each_key(&labels)
+            .map(|l| (l.key.as_str(), l.value.as_deref()))
+            .collect();
+        assert_eq!(firsts, [("a", Some("1")), ("b", None), ("c", Some("3"))]);
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub enum ApiError {
     /// The request is malformed (`INVALID_ARGUMENT`).
     #[error("{0}")]
     InvalidArgument(String),
+    /// The request is too large: a spec or a batch over its size (`RESOURCE_EXHAUSTED`).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The named thing does not exist (`NOT_FOUND`).
     #[error("{0}")]
     NotFound(String),
@@ -32,6 +35,7 @@ impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         match error {
             ApiError::InvalidArgument(m) => Status::invalid_argument(m),
+            ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
             ApiError::NotFound(m) => Status::not_found(m),
             ApiError::AlreadyExists(m) => Status::already_exists(m),
             ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
@@ -65,6 +69,10 @@ mod tests {
         let cases = [
             (ApiError::InvalidArgument("a".into()), Code::InvalidArgument),
             (ApiError::NotFound("b".into()), Code::NotFound),
+            (
+                ApiError::ResourceExhausted("e".into()),
+                Code::ResourceExhausted,
+            ),
             (ApiError::AlreadyExists("c".into()), Code::AlreadyExists),
             (
                 ApiError::FailedPrecondition("d".into()),

@@ -40,4 +40,5 @@ mod service;
 pub mod spec;
 pub mod store;
 
-pub use service::{JobDistributor, MAX_FILTER_VALUES, OpenError};
+pub use service::limits::MAX_FILTER_VALUES;
+pub use service::{JobDistributor, OpenError, limits};

@@ -6,7 +6,8 @@ use offchain_proto::job::job_service_server::JobService;
 use offchain_proto::job::*;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, filter_values, no_nul, required, uuid_argument, validate_labels};
+use super::limits::{self, MAX_ID_BYTES, filter_values};
+use super::{JobDistributor, required, uuid_argument};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
 use crate::selector::matches_all;
@@ -62,9 +63,9 @@ impl JobDistributor {
             Some(JobRef::Id(id)) if id.trim().is_empty() => {
                 Err(ApiError::InvalidArgument(empty_message.into()))
             }
-            Some(JobRef::Id(id)) => Ok(no_nul(&id, "job id")?.to_string()),
+            Some(JobRef::Id(id)) => Ok(limits::text(&id, "job id", MAX_ID_BYTES)?.to_string()),
             Some(JobRef::Uuid(uuid)) => {
-                let uuid = uuid_argument(required(&uuid, "uuid")?, "uuid")?;
+                let uuid = uuid_argument(required(&uuid, "uuid", MAX_ID_BYTES)?, "uuid")?;
                 let uuids = [uuid.clone()];
                 // Deleted jobs count, as they do for ids: GetJob finds them and deleting
                 // twice is allowed.
@@ -100,9 +101,10 @@ impl JobDistributor {
         labels: &[offchain_proto::label::Label],
         node_ids: &[String],
     ) -> ApiResult<Vec<(String, ProposalOutcome)>> {
+        limits::spec(spec)?;
+        limits::labels(labels)?;
         let uuid = external_job_id(spec)
             .map_err(|e| ApiError::InvalidArgument(format!("invalid spec: {e}")))?;
-        validate_labels(labels)?;
         let new = NewProposals {
             uuid: &uuid,
             spec,
@@ -122,11 +124,12 @@ impl JobDistributor {
                 "node_ids must not be empty".into(),
             ));
         }
+        limits::batch(request.node_ids.len(), &request.spec)?;
         let mut response = BatchProposeJobResponse::default();
         let mut seen = HashSet::with_capacity(request.node_ids.len());
         let mut node_ids = Vec::with_capacity(request.node_ids.len());
         for id in request.node_ids {
-            if let Err(error) = required(&id, "node id") {
+            if let Err(error) = required(&id, "node id", MAX_ID_BYTES) {
                 let failure = ProposeJobFailure {
                     error_message: error.to_string(),
                 };
@@ -162,6 +165,7 @@ impl JobDistributor {
         filter_values(&filter.ids, "ids")?;
         filter_values(&filter.node_ids, "node_ids")?;
         filter_values(&filter.uuids, "uuids")?;
+        limits::selectors(&filter.selectors)?;
         let uuids = filter
             .uuids
             .iter()
@@ -217,7 +221,7 @@ impl JobService for JobDistributor {
         request: Request<GetProposalRequest>,
     ) -> Result<Response<GetProposalResponse>, Status> {
         let request = request.into_inner();
-        let id = required(&request.id, "proposal id")?;
+        let id = required(&request.id, "proposal id", MAX_ID_BYTES)?;
         let proposal = self
             .inner
             .store
@@ -259,7 +263,7 @@ impl JobService for JobDistributor {
         request: Request<ProposeJobRequest>,
     ) -> Result<Response<ProposeJobResponse>, Status> {
         let request = request.into_inner();
-        let node_id = required(&request.node_id, "node_id")?.to_string();
+        let node_id = required(&request.node_id, "node_id", MAX_ID_BYTES)?.to_string();
         let mut outcomes = self
             .propose(
                 &request.spec,
@@ -322,7 +326,7 @@ impl JobService for JobDistributor {
         request: Request<UpdateJobRequest>,
     ) -> Result<Response<UpdateJobResponse>, Status> {
         let request = request.into_inner();
-        validate_labels(&request.labels)?;
+        limits::labels(&request.labels)?;
         let id = self
             .job_id_of(request.id_oneof.map(Into::into), "must provide id")
             .await?;

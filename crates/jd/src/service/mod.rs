@@ -5,11 +5,10 @@
 
 mod csa;
 mod job;
+pub mod limits;
 mod node;
 
 use std::sync::Arc;
-
-use offchain_proto::label::Label;
 
 use crate::csa::{CsaError, CsaKeys};
 use crate::directory::NodeDirectory;
@@ -80,39 +79,15 @@ impl JobDistributor {
     }
 }
 
-/// Refuses labels without a key: they could never be selected.
-fn validate_labels(labels: &[Label]) -> ApiResult<()> {
-    match labels.iter().position(|l| l.key.trim().is_empty()) {
-        Some(i) => Err(ApiError::InvalidArgument(format!(
-            "label {} has an empty key",
-            i + 1
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Fails with `INVALID_ARGUMENT "<what> must be provided"` when `value` is empty, and as
-/// [`no_nul`] does.
-fn required<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
+/// [`limits::text`] does.
+fn required<'a>(value: &'a str, what: &str, max: usize) -> ApiResult<&'a str> {
     if value.trim().is_empty() {
         Err(ApiError::InvalidArgument(format!(
             "{what} must be provided"
         )))
     } else {
-        no_nul(value, what)
-    }
-}
-
-/// Refuses text with a NUL character, which PostgreSQL can neither store nor compare (it
-/// would fail the query: `INTERNAL`). Checked on every string that reaches the database,
-/// so both backends answer alike.
-fn no_nul<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
-    if value.contains('\0') {
-        Err(ApiError::InvalidArgument(format!(
-            "{what} must not contain NUL characters"
-        )))
-    } else {
-        Ok(value)
+        limits::text(value, what, max)
     }
 }
 
@@ -120,22 +95,17 @@ fn no_nul<'a>(value: &'a str, what: &str) -> ApiResult<&'a str> {
 /// naming `what`.
 fn uuid_argument(text: &str, what: &str) -> ApiResult<String> {
     crate::spec::canonical_uuid(text)
-        .ok_or_else(|| ApiError::InvalidArgument(format!("{what}: {:.80?} is not a UUID", text)))
+        .ok_or_else(|| ApiError::InvalidArgument(format!("{what}: {} is not a UUID", shown(text))))
 }
 
-/// Most values one filter list may hold: every value becomes a bound parameter, and SQLite
-/// allows about 32 000 per statement.
-pub const MAX_FILTER_VALUES: usize = 10_000;
-
-/// Checks one filter list: at most [`MAX_FILTER_VALUES`] values, each as [`no_nul`] wants.
-fn filter_values(values: &[String], what: &str) -> ApiResult<()> {
-    if values.len() > MAX_FILTER_VALUES {
-        return Err(ApiError::InvalidArgument(format!(
-            "{what} holds {} values; at most {MAX_FILTER_VALUES} are allowed per call",
-            values.len()
-        )));
+/// `text` quoted for an error message, cut short when long: messages stay readable whatever
+/// a caller sent.
+fn shown(text: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
     }
-    values.iter().try_for_each(|v| no_nul(v, what).map(drop))
 }
 
 #[cfg(test)]
@@ -143,20 +113,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nul_characters_are_refused() {
-        assert!(
-            matches!(no_nul("job_\0", "id"), Err(ApiError::InvalidArgument(m)) if m.contains("NUL"))
-        );
+    fn required_values_are_present_and_bounded() {
         assert!(matches!(
-            required("\0", "name"),
+            required(" ", "name", 10),
+            Err(ApiError::InvalidArgument(m)) if m == "name must be provided"
+        ));
+        assert!(matches!(
+            required("\0", "name", 10),
             Err(ApiError::InvalidArgument(_))
         ));
-        assert!(filter_values(&["a".into(), "b\0".into()], "ids").is_err());
-        assert_eq!(required("node_1", "id").unwrap(), "node_1");
-        assert!(filter_values(&[], "ids").is_ok());
-        let too_many = vec!["node_1".to_string(); MAX_FILTER_VALUES + 1];
-        assert!(
-            matches!(filter_values(&too_many, "ids"), Err(ApiError::InvalidArgument(m)) if m.contains("at most"))
-        );
+        assert_eq!(required("node_1", "id", 10).unwrap(), "node_1");
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        assert_eq!(shown("ab"), "\"ab\"");
+        let long = "ノ".repeat(100);
+        assert_eq!(shown(&long), format!("{:?}…", "ノ".repeat(80)));
     }
 }

@@ -7,7 +7,8 @@ use offchain_proto::node::*;
 use offchain_proto::timestamp_from_micros;
 use tonic::{Request, Response, Status};
 
-use super::{JobDistributor, filter_values, no_nul, required, validate_labels};
+use super::limits::{self, MAX_ID_BYTES, MAX_NAME_BYTES, filter_values};
+use super::{JobDistributor, required, shown};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{node_id, now_micros};
 use crate::store::NodeChanges;
@@ -20,8 +21,8 @@ fn normalize_public_key(key: &str) -> ApiResult<String> {
         Ok(key.to_ascii_lowercase())
     } else {
         Err(ApiError::InvalidArgument(format!(
-            "public_key must be 64 hex characters (an ed25519 key), got {:?}",
-            key
+            "public_key must be 64 hex characters (an ed25519 key), got {}",
+            shown(key)
         )))
     }
 }
@@ -37,9 +38,9 @@ fn duplicate_key(public_key: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
 
 impl JobDistributor {
     async fn register_node_impl(&self, request: RegisterNodeRequest) -> ApiResult<Node> {
-        let name = required(&request.name, "name")?.trim().to_string();
+        let name = required(request.name.trim(), "name", MAX_NAME_BYTES)?.to_string();
         let public_key = normalize_public_key(&request.public_key)?;
-        validate_labels(&request.labels)?;
+        limits::labels(&request.labels)?;
         let now = Some(timestamp_from_micros(now_micros()));
         let node = Node {
             id: node_id(),
@@ -67,7 +68,10 @@ impl JobDistributor {
             .as_deref()
             .map(str::trim)
             .filter(|k| !k.is_empty());
-        let id = request.id.trim();
+        let id = limits::text(request.id.trim(), "id", MAX_ID_BYTES)?;
+        if let Some(key) = key {
+            limits::text(key, "public_key", MAX_ID_BYTES)?;
+        }
         let nodes = self.inner.nodes.current(&self.inner.store).await?;
         let found = match (id.is_empty(), key) {
             (false, Some(_)) => {
@@ -90,7 +94,7 @@ impl JobDistributor {
     }
 
     async fn change_node(&self, id: &str, changes: NodeChanges) -> ApiResult<Node> {
-        let id = required(id, "id")?;
+        let id = required(id, "id", MAX_ID_BYTES)?;
         let key = changes.public_key.clone().unwrap_or_default();
         self.inner
             .store
@@ -101,12 +105,13 @@ impl JobDistributor {
     }
 
     async fn update_node_impl(&self, request: UpdateNodeRequest) -> ApiResult<Node> {
-        validate_labels(&request.labels)?;
+        limits::labels(&request.labels)?;
         let public_key = match request.public_key.trim() {
             "" => None,
             key => Some(normalize_public_key(key)?),
         };
-        let name = Some(no_nul(request.name.trim(), "name")?.to_string()).filter(|n| !n.is_empty());
+        let name = limits::text(request.name.trim(), "name", MAX_NAME_BYTES)?;
+        let name = Some(name.to_string()).filter(|n| !n.is_empty());
         let labels = Some(request.labels).filter(|l| !l.is_empty());
         let changes = NodeChanges {
             name,
@@ -135,6 +140,9 @@ impl JobDistributor {
                 )));
             }
         };
+        filter_values(&filter.ids, "ids")?;
+        filter_values(&filter.public_keys, "public_keys")?;
+        limits::selectors(&filter.selectors)?;
         let ids: HashSet<&str> = filter.ids.iter().map(String::as_str).collect();
         let keys: HashSet<String> = filter
             .public_keys

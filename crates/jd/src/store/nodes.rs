@@ -24,6 +24,22 @@ pub struct NodeChanges {
     pub is_enabled: Option<bool>,
 }
 
+/// Node rows as fetched; [`NodeRows::decode`] turns them into nodes.
+pub struct NodeRows(Vec<AnyRow>);
+
+impl std::fmt::Debug for NodeRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeRows({} rows)", self.0.len())
+    }
+}
+
+impl NodeRows {
+    /// The nodes, in the order fetched.
+    pub fn decode(self) -> StoreResult<Vec<Node>> {
+        self.0.iter().map(node_from_row).collect()
+    }
+}
+
 impl Store {
     /// The counter bumped by every node write.
     pub async fn nodes_generation(&self) -> StoreResult<i64> {
@@ -35,11 +51,17 @@ impl Store {
 
     /// Every node, in creation order.
     pub async fn load_nodes(&self) -> StoreResult<Vec<Node>> {
+        self.node_rows().await?.decode()
+    }
+
+    /// Every node's row, in creation order, not yet decoded: decoding thousands of label
+    /// sets is CPU work that the caller may move off the async workers.
+    pub async fn node_rows(&self) -> StoreResult<NodeRows> {
         let sql = format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY created_at, id");
         let rows = sqlx::query(&sql)
             .fetch_all(&mut *self.conn().await?)
             .await?;
-        rows.iter().map(node_from_row).collect()
+        Ok(NodeRows(rows))
     }
 
     /// One node by id.
