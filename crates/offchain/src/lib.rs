@@ -2,8 +2,10 @@
 //! nodes, select them by labels and propose job specs to them.
 //!
 //! - [`Client`]: the JD's 18 operator RPCs (job, node and CSA services) as one object-safe
-//!   async trait, used as `Arc<dyn Client>`.
+//!   async trait, used as `Arc<dyn Client>`; [`CallOptions`] give calls a deadline and
+//!   metadata ([`Client::with_options`]).
 //! - [`Provider`]: where a client comes from. [`RemoteProvider`] connects to a running JD;
+//!   [`RemoteClient`] runs over a caller's own channel with tower layers;
 //!   [`MemoryProvider`] (feature `memory`) runs the JD's own services in memory for unit
 //!   tests; [`EmbeddedProvider`] (feature `embedded`) starts a real JD server in the process
 //!   for integration tests.
@@ -61,13 +63,15 @@ pub mod provider;
 pub mod selector;
 
 pub use auth::{StaticToken, TokenSource};
-pub use client::{Client, ClientResult};
+pub use client::{CallOptions, Client, ClientResult, InvalidMetadata};
 pub use dry_run::DryRunClient;
 #[cfg(feature = "memory")]
 pub use provider::MemoryProvider;
+pub use provider::{
+    ClientIdentity, Provider, ProviderError, RemoteClient, RemoteConfig, RemoteProvider,
+};
 #[cfg(feature = "embedded")]
 pub use provider::{EmbeddedConfig, EmbeddedProvider};
-pub use provider::{Provider, ProviderError, RemoteConfig, RemoteProvider};
 
 /// The generated protobuf types of the operator API.
 pub use offchain_proto as proto;
