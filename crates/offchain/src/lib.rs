@@ -14,6 +14,7 @@
 //! - [`helpers`]: proposing one spec to every node matching a selector (a failure part-way
 //!   keeps what was done: [`helpers::ProposeError`]), the JD's public key.
 //! - [`limits`]: the JD's input limits (labels, names, spec and batch sizes).
+//! - [`auth`]: bearer tokens: static, OAuth2 client credentials, AWS Cognito.
 //! - [`selector`]: kubectl-style selector strings (`env=prod,type!=bootstrap`).
 //!
 //! # Feature flags
@@ -62,7 +63,7 @@ pub mod limits;
 pub mod provider;
 pub mod selector;
 
-pub use auth::{StaticToken, TokenSource};
+pub use auth::{StaticToken, TokenError, TokenSource};
 pub use client::{CallOptions, Client, ClientResult, InvalidMetadata};
 pub use dry_run::DryRunClient;
 #[cfg(feature = "memory")]
@@ -86,4 +87,20 @@ pub fn install_crypto_provider() {
         // Err means some provider is installed already, which is just as good.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     });
+}
+
+/// `error: cause: cause`, since transport and token errors keep the useful part in their
+/// sources, for messages that travel as one string (a status, a provider error).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -100,7 +100,7 @@ impl RemoteClient {
             let token = source
                 .token()
                 .await
-                .map_err(|e| Status::unauthenticated(e.to_string()))?;
+                .map_err(|e| Status::unauthenticated(crate::error_chain(&e)))?;
             let value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
                 Status::invalid_argument(
                     "the operator token has characters not allowed in a header",

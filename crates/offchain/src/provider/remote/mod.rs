@@ -63,7 +63,7 @@ impl Provider for RemoteProvider {
                         .await
                         .map_err(|e| ProviderError::Unreachable {
                             endpoint: self.config.endpoint.clone(),
-                            reason: error_chain(&e),
+                            reason: crate::error_chain(&e),
                         })?;
                 let client: Arc<dyn Client> =
                     Arc::new(RemoteClient::new(channel, self.config.token_source.clone()));
@@ -76,21 +76,6 @@ impl Provider for RemoteProvider {
     fn offchain_client(&self) -> Option<Arc<dyn Client>> {
         self.client.get().cloned()
     }
-}
-
-/// `error: cause: cause`, since transport errors hide the useful part in their sources.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
