@@ -2,8 +2,10 @@
 //! nodes, select them by labels and propose job specs to them.
 //!
 //! - [`Client`]: the JD's 18 operator RPCs (job, node and CSA services) as one object-safe
-//!   async trait, used as `Arc<dyn Client>`.
+//!   async trait, used as `Arc<dyn Client>`; [`CallOptions`] give calls a deadline and
+//!   metadata ([`Client::with_options`]).
 //! - [`Provider`]: where a client comes from. [`RemoteProvider`] connects to a running JD;
+//!   [`RemoteClient`] runs over a caller's own channel with tower layers;
 //!   [`MemoryProvider`] (feature `memory`) runs the JD's own services in memory for unit
 //!   tests; [`EmbeddedProvider`] (feature `embedded`) starts a real JD server in the process
 //!   for integration tests.
@@ -12,6 +14,7 @@
 //! - [`helpers`]: proposing one spec to every node matching a selector (a failure part-way
 //!   keeps what was done: [`helpers::ProposeError`]), the JD's public key.
 //! - [`limits`]: the JD's input limits (labels, names, spec and batch sizes).
+//! - [`auth`]: bearer tokens: static, OAuth2 client credentials, AWS Cognito.
 //! - [`selector`]: kubectl-style selector strings (`env=prod,type!=bootstrap`).
 //!
 //! # Feature flags
@@ -60,14 +63,16 @@ pub mod limits;
 pub mod provider;
 pub mod selector;
 
-pub use auth::{StaticToken, TokenSource};
-pub use client::{Client, ClientResult};
+pub use auth::{StaticToken, TokenError, TokenSource};
+pub use client::{CallOptions, Client, ClientResult, InvalidMetadata};
 pub use dry_run::DryRunClient;
 #[cfg(feature = "memory")]
 pub use provider::MemoryProvider;
+pub use provider::{
+    ClientIdentity, Provider, ProviderError, RemoteClient, RemoteConfig, RemoteProvider,
+};
 #[cfg(feature = "embedded")]
 pub use provider::{EmbeddedConfig, EmbeddedProvider};
-pub use provider::{Provider, ProviderError, RemoteConfig, RemoteProvider};
 
 /// The generated protobuf types of the operator API.
 pub use offchain_proto as proto;
@@ -82,4 +87,20 @@ pub fn install_crypto_provider() {
         // Err means some provider is installed already, which is just as good.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     });
+}
+
+/// `error: cause: cause`, since transport and token errors keep the useful part in their
+/// sources, for messages that travel as one string (a status, a provider error).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -41,7 +41,8 @@ pub struct SkippedWrite {
 #[derive(Debug)]
 pub struct DryRunClient {
     inner: Arc<dyn Client>,
-    skipped: Mutex<Vec<SkippedWrite>>,
+    /// Shared with the clients [`Client::with_options`] makes from this one.
+    skipped: Arc<Mutex<Vec<SkippedWrite>>>,
 }
 
 /// The id given to objects the dry-run client pretends to create.
@@ -52,7 +53,7 @@ impl DryRunClient {
     pub fn new(inner: Arc<dyn Client>) -> Self {
         DryRunClient {
             inner,
-            skipped: Mutex::new(Vec::new()),
+            skipped: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -212,6 +213,13 @@ macro_rules! as_get_ref {
 
 #[async_trait]
 impl Client for DryRunClient {
+    fn with_options(&self, options: crate::CallOptions) -> Arc<dyn Client> {
+        Arc::new(DryRunClient {
+            inner: self.inner.with_options(options),
+            skipped: self.skipped.clone(),
+        })
+    }
+
     async fn get_job(&self, request: GetJobRequest) -> ClientResult<GetJobResponse> {
         self.inner.get_job(request).await
     }

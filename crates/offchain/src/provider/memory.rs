@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::{Provider, ProviderError};
 use crate::Client;
-use crate::client::forward_client;
+use crate::client::{CallOptions, forward_client};
 
 /// An in-process JD for unit tests of deployment scripts.
 ///
@@ -64,7 +64,11 @@ impl Provider for MemoryProvider {
                     .get_or_try_init(JobDistributor::in_memory)
                     .await
                     .map_err(|e| ProviderError::Start(e.to_string()))?;
-                Ok::<_, ProviderError>(Arc::new(MemoryClient { jd: jd.clone() }) as Arc<dyn Client>)
+                let client = MemoryClient {
+                    jd: jd.clone(),
+                    options: CallOptions::default(),
+                };
+                Ok::<_, ProviderError>(Arc::new(client) as Arc<dyn Client>)
             })
             .await?;
         Ok(client.clone())
@@ -76,14 +80,20 @@ impl Provider for MemoryProvider {
 }
 
 /// Calls the service traits of a [`JobDistributor`] directly.
+///
+/// Call options apply as over the network: the services see the metadata and the
+/// `grpc-timeout` header, and a call past its deadline answers `DEADLINE_EXCEEDED` (the
+/// JD's work for it is dropped at its next await point; a database write already sent
+/// completes).
 #[derive(Debug, Clone)]
 struct MemoryClient {
     jd: JobDistributor,
+    options: CallOptions,
 }
 
 forward_client!(MemoryClient, |this, message| {
     job: this.jd,
     node: this.jd,
     csa: this.jd,
-    wrap: std::future::ready(Ok::<_, tonic::Status>(tonic::Request::new(message)))
+    wrap: std::future::ready(Ok::<_, tonic::Status>(this.options.request(message)))
 });

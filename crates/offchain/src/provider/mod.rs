@@ -1,6 +1,7 @@
 //! Providers: where a [`Client`](crate::Client) comes from.
 //!
-//! - [`RemoteProvider`]: an existing JD over gRPC (plaintext or TLS, optional token).
+//! - [`RemoteProvider`]: an existing JD over gRPC (plaintext, TLS or mutual TLS, optional
+//!   token); [`RemoteClient`] over a caller's own channel and tower layers.
 //! - [`MemoryProvider`] (feature `memory`): the JD's own services over an in-memory
 //!   database, no network; for unit tests of deployment scripts.
 //! - [`EmbeddedProvider`] (feature `embedded`): a real JD gRPC server inside the process,
@@ -22,7 +23,7 @@ use crate::Client;
 pub use embedded::{EmbeddedConfig, EmbeddedProvider};
 #[cfg(feature = "memory")]
 pub use memory::MemoryProvider;
-pub use remote::{RemoteConfig, RemoteProvider};
+pub use remote::{ClientIdentity, RemoteClient, RemoteConfig, RemoteProvider};
 
 /// Why a provider could not give a client.
 #[derive(Debug, thiserror::Error)]

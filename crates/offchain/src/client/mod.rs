@@ -1,10 +1,19 @@
-//! The [`Client`] trait: every operator RPC of the Job Distributor as one async method.
+//! The [`Client`] trait: every operator RPC of the Job Distributor as one async method, and
+//! [`CallOptions`], the per-call deadline and metadata.
+
+mod options;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use offchain_proto::csa::*;
 use offchain_proto::job::*;
 use offchain_proto::node::*;
 use tonic::Status;
+
+pub(crate) use options::within_deadline;
+pub use options::{CallOptions, InvalidMetadata};
 
 /// Result of a [`Client`] call: the response, or the gRPC status the JD answered with.
 pub type ClientResult<T> = Result<T, Status>;
@@ -13,8 +22,35 @@ pub type ClientResult<T> = Result<T, Status>;
 ///
 /// Object safe, so scripts hold an `Arc<dyn Client>` whichever provider made it. Every
 /// implementation (remote, in-memory, dry-run) answers with the same status codes.
+///
+/// Per-call control goes through [`with_options`](Client::with_options): the client it
+/// returns sends every call with a deadline and extra metadata.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use offchain::{CallOptions, Client};
+/// # use offchain::proto::node::ListNodesRequest;
+/// # async fn run(client: &dyn Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let options = CallOptions::new()
+///     .with_timeout(Duration::from_secs(2))
+///     .with_metadata("x-request-id", "deploy-42")?;
+/// let nodes = client.with_options(options).list_nodes(ListNodesRequest::default()).await?;
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait Client: Send + Sync {
+    /// A client like this one whose calls also carry `options` (merged over the options
+    /// this client has: later metadata values and a later deadline win).
+    ///
+    /// A call that outlives its deadline answers `DEADLINE_EXCEEDED`; remote calls also send
+    /// the deadline to the JD (`grpc-timeout`).
+    fn with_options(&self, options: CallOptions) -> Arc<dyn Client>;
+
+    /// Shorthand for [`with_options`](Client::with_options) with only a deadline.
+    fn with_timeout(&self, timeout: Duration) -> Arc<dyn Client> {
+        self.with_options(CallOptions::new().with_timeout(timeout))
+    }
+
     // --- JobService ---
     /// One job by id (or, deprecated, by uuid).
     async fn get_job(&self, request: GetJobRequest) -> ClientResult<GetJobResponse>;
@@ -75,8 +111,9 @@ pub trait Client: Send + Sync {
 
 /// Implements [`Client`] by forwarding each method to `$job`, `$node` or `$csa` (expressions
 /// over `self`) with the request wrapped by `$wrap` (an async expression over `self` and the
-/// request that yields a `tonic::Request`). Used by the remote and in-memory clients, whose
-/// targets have methods of the same names.
+/// request that yields a `tonic::Request`), within the deadline of `self.options`, and
+/// `with_options` by cloning `self` with merged options. Used by the remote and in-memory
+/// clients, whose targets have methods of the same names.
 macro_rules! forward_client {
     ($ty:ty, |$this:ident, $req:ident| { job: $job:expr, node: $node:expr, csa: $csa:expr, wrap: $wrap:expr }) => {
         forward_client!(@impl $ty, $this, $req, $job, $node, $csa, $wrap,
@@ -104,15 +141,26 @@ macro_rules! forward_client {
         $($service:ident: $method:ident($request:ty) -> $response:ty,)*) => {
         #[async_trait::async_trait]
         impl $crate::client::Client for $ty {
+            fn with_options(
+                &self,
+                options: $crate::client::CallOptions,
+            ) -> std::sync::Arc<dyn $crate::client::Client> {
+                let mut client = self.clone();
+                client.options = self.options.merged(options);
+                std::sync::Arc::new(client)
+            }
+
             $(
                 async fn $method(&self, $req: $request) -> $crate::client::ClientResult<$response> {
                     let $this = self;
-                    let request = $wrap;
-                    let request = request.await?;
-                    forward_client!(@target $service, $job, $node, $csa)
-                        .$method(request)
-                        .await
-                        .map(tonic::Response::into_inner)
+                    $crate::client::within_deadline($this.options.timeout, async move {
+                        let request = $wrap.await?;
+                        forward_client!(@target $service, $job, $node, $csa)
+                            .$method(request)
+                            .await
+                            .map(tonic::Response::into_inner)
+                    })
+                    .await
                 }
             )*
         }
