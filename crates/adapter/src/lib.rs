@@ -244,6 +244,7 @@ pub mod protect;
 pub mod protocol;
 pub mod redis_cache;
 pub mod refresh;
+pub mod secrets;
 pub mod server;
 pub mod single_flight;
 pub mod stream;

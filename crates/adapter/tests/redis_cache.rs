@@ -3,7 +3,7 @@
 //! away at runtime does not take the adapter down.
 //!
 //! Tests that need Redis print `skipping: no Redis at 127.0.0.1:6379` and pass when it is
-//! not running. Each test uses its own adapter name, which namespaces its keys, so tests
+//! not running, except under CI (the `CI` variable set), where they fail. Each test uses its own adapter name, which namespaces its keys, so tests
 //! run in parallel against one Redis.
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config};
+use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config, unreachable_url};
 use offchain_adapter::{Adapter, AdapterError, HttpEndpoint, Output, StartError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,7 +23,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-const REDIS_ADDR: &str = "127.0.0.1:6379";
+mod common;
+use common::REDIS_ADDR;
+
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 #[derive(Deserialize, Serialize)]
@@ -91,13 +93,21 @@ fn adapter(name: &str, upstream: &MockUpstream) -> Adapter {
 }
 
 async fn redis_is_running() -> bool {
-    let connected = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(REDIS_ADDR));
-    if matches!(connected.await, Ok(Ok(_))) {
-        true
-    } else {
-        println!("skipping: no Redis at {REDIS_ADDR}");
-        false
-    }
+    common::redis_answers().await
+}
+
+#[tokio::test]
+#[should_panic(expected = "CI must provide it")]
+async fn under_ci_a_missing_service_fails_instead_of_skipping() {
+    let nothing_there = unreachable_url().await;
+    common::service_answers("Redis", nothing_there.trim_start_matches("http://"), true).await;
+}
+
+#[tokio::test]
+async fn outside_ci_a_missing_service_is_skipped() {
+    let nothing_there = unreachable_url().await;
+    let addr = nothing_there.trim_start_matches("http://");
+    assert!(!common::service_answers("Redis", addr, false).await);
 }
 
 async fn redis_adapter(
