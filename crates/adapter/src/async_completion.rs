@@ -220,11 +220,21 @@ impl CallbackForm {
     }
 }
 
-/// Where and how one answer is delivered.
-#[derive(Debug, Clone)]
+/// Where and how one answer is delivered. `Debug` shows the URL's origin only: a resume
+/// URL's uuid is the node's only credential for that route.
+#[derive(Clone)]
 pub struct Callback {
     url: String,
     form: CallbackForm,
+}
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callback")
+            .field("origin", &url_origin(&self.url))
+            .field("form", &self.form)
+            .finish()
+    }
 }
 
 impl Callback {
@@ -589,6 +599,11 @@ mod tests {
     fn the_token_is_not_in_debug_output() {
         let token = ResponseToken::new("s3cret");
         assert!(!format!("{token:?}").contains("s3cret"));
+        let callback = Callback::new("http://node:6688/v2/resume/6b0e9a0e").expect("resume URL");
+        assert_eq!(
+            format!("{callback:?}"),
+            r#"Callback { origin: "http://node:6688", form: Resume }"#
+        );
     }
 }
 

@@ -100,8 +100,8 @@ pub trait StreamEndpoint: Send + Sync + 'static {
     }
 }
 
-/// Where and how a streaming endpoint connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where and how a streaming endpoint connects. `Debug` shows the URL's origin only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StreamSettings {
     /// The provider's WebSocket URL (typically from the environment, e.g. `WS_API_URL`).
     pub url: String,
@@ -136,6 +136,30 @@ impl StreamSettings {
             backoff_max: Duration::from_secs(30),
             max_subscriptions: 10_000,
         }
+    }
+}
+
+impl std::fmt::Debug for StreamSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            url,
+            first_value_timeout,
+            idle_ttl,
+            heartbeat_interval,
+            backoff_min,
+            backoff_max,
+            max_subscriptions,
+        } = self;
+        f.debug_struct("StreamSettings")
+            // Stream URLs often carry a token in their query.
+            .field("url", &url_origin(url))
+            .field("first_value_timeout", first_value_timeout)
+            .field("idle_ttl", idle_ttl)
+            .field("heartbeat_interval", heartbeat_interval)
+            .field("backoff_min", backoff_min)
+            .field("backoff_max", backoff_max)
+            .field("max_subscriptions", max_subscriptions)
+            .finish()
     }
 }
 

@@ -264,7 +264,7 @@ async fn no_secret_reaches_the_logs_of_a_full_run() {
 }
 
 #[test]
-fn config_debug_output_redacts_secrets() {
+fn debug_output_redacts_secrets() {
     let config = Config::from_vars([
         ("API_KEY", QUERY_KEY),
         ("PROVIDER_SECRET", HEADER_KEY),
@@ -289,6 +289,10 @@ fn config_debug_output_redacts_secrets() {
     for secret in SECRETS {
         assert!(!pretty.contains(secret), "{secret} in {pretty}");
     }
+    let settings = StreamSettings::new(format!("wss://stream.example/v1?token={WS_TOKEN}"));
+    let shown = format!("{settings:?}");
+    assert!(!shown.contains(WS_TOKEN), "{shown}");
+    assert!(shown.contains("wss://stream.example"), "{shown}");
     // Still useful: names, plain values, where URLs point.
     for shown in [
         "API_KEY",
