@@ -112,11 +112,12 @@ pub struct Config {
     /// answers may be PATCHed to; a `responseURL` elsewhere is answered synchronously.
     /// Unset: async answers are off, whatever `ASYNC_AFTER_MS` says.
     pub async_allowed_origins: AllowedOrigins,
-    /// `ASYNC_MAX_IN_FLIGHT`, default 1 000: async answers owed at once; past it requests
-    /// are answered synchronously.
+    /// `ASYNC_MAX_IN_FLIGHT`, default 1 000 (1 to 1 000 000): async answers owed at once;
+    /// past it requests are answered synchronously.
     pub async_max_in_flight: usize,
-    /// `WS_UNRESPONSIVE_TIMEOUT_MS`, default 30 000: a streaming connection with no
-    /// incoming frame for this long is dropped and reconnected ([`crate::stream`]).
+    /// `WS_UNRESPONSIVE_TIMEOUT_MS`, default 30 000 (at most a day): a streaming
+    /// connection with no incoming frame for this long is dropped and reconnected
+    /// ([`crate::stream`]).
     pub ws_unresponsive_timeout: Duration,
     /// `MAX_PARAM_LENGTH`, default 1 024: the most bytes of text one request parameter may
     /// hold (strings and object keys within it counted together); longer → 400.
@@ -196,9 +197,17 @@ impl Config {
             batch_window: parsed.batch_window()?,
             cache_refresh_window: parsed.refresh_window()?,
             async_allowed_origins: parsed.allowed_origins()?,
-            async_max_in_flight: parsed.at_least_one("ASYNC_MAX_IN_FLIGHT", 1_000)?,
-            ws_unresponsive_timeout: parsed.millis("WS_UNRESPONSIVE_TIMEOUT_MS", 30_000)?,
-            max_param_length: parsed.at_least_one("MAX_PARAM_LENGTH", 1_024)?,
+            async_max_in_flight: parsed.in_range(
+                "ASYNC_MAX_IN_FLIGHT",
+                1_000,
+                MAX_ASYNC_IN_FLIGHT,
+            )?,
+            ws_unresponsive_timeout: Duration::from_millis(parsed.in_range(
+                "WS_UNRESPONSIVE_TIMEOUT_MS",
+                30_000,
+                MAX_WS_UNRESPONSIVE_TIMEOUT_MS,
+            )?),
+            max_param_length: parsed.in_range("MAX_PARAM_LENGTH", 1_024, usize::MAX)?,
             vars: Vars(vars),
         })
     }
@@ -225,6 +234,14 @@ const MAX_RETRY: u32 = 10;
 /// Upper bound of `EA_THREADS`: far beyond any machine an adapter runs on, so a typo (an
 /// extra zero) is caught rather than spawning thousands of threads.
 const MAX_THREADS: usize = 256;
+
+/// Upper bound of `ASYNC_MAX_IN_FLIGHT`: each answer owed holds a task and its request;
+/// a million is far past any node's needs and well within the semaphore's range.
+const MAX_ASYNC_IN_FLIGHT: usize = 1_000_000;
+
+/// Upper bound of `WS_UNRESPONSIVE_TIMEOUT_MS` (a day): providers send heartbeats in
+/// seconds, and a longer wait would mean never noticing a dead stream.
+const MAX_WS_UNRESPONSIVE_TIMEOUT_MS: u64 = 86_400_000;
 
 /// Upper bound of `BATCH_WINDOW_MS`.
 const MAX_BATCH_WINDOW_MS: u64 = 1000;
@@ -392,14 +409,19 @@ impl Parser<'_> {
         }
     }
 
-    // 0 would refuse everything; the operator unsets the feature elsewhere instead.
-    fn at_least_one(&self, variable: &str, default: usize) -> Result<usize, ConfigError> {
-        let value: usize = self.parse(variable, default)?;
-        if value == 0 {
+    // 0 would refuse everything (or time out at once); the operator turns the feature off
+    // by other means instead.
+    fn in_range<T>(&self, variable: &str, default: T, max: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + From<u8> + std::fmt::Display,
+        T::Err: std::fmt::Display,
+    {
+        let value: T = self.parse(variable, default)?;
+        if value < T::from(1) || value > max {
             return Err(ConfigError::Invalid {
                 variable: variable.to_owned(),
-                value: "0".to_owned(),
-                reason: "must be at least 1".to_owned(),
+                value: value.to_string(),
+                reason: format!("must be between 1 and {max}"),
             });
         }
         Ok(value)
@@ -592,6 +614,9 @@ mod tests {
             ("ASYNC_MAX_IN_FLIGHT", "0"),
             ("ASYNC_MAX_IN_FLIGHT", "many"),
             ("WS_UNRESPONSIVE_TIMEOUT_MS", "0"),
+            ("WS_UNRESPONSIVE_TIMEOUT_MS", "86400001"),
+            ("WS_UNRESPONSIVE_TIMEOUT_MS", "18446744073709551615"),
+            ("ASYNC_MAX_IN_FLIGHT", "1000001"),
             ("MAX_PARAM_LENGTH", "0"),
             ("MAX_PARAM_LENGTH", "1KB"),
         ] {

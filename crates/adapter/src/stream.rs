@@ -437,7 +437,10 @@ impl<E: StreamEndpoint> Connection<E> {
         sweep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_frame = tokio::time::Instant::now();
         loop {
-            let silent_until = last_frame + self.unresponsive_timeout;
+            // Config bounds the timeout; the fallback only keeps an overflow from panicking.
+            let silent_until = last_frame
+                .checked_add(self.unresponsive_timeout)
+                .unwrap_or_else(|| last_frame + Duration::from_secs(86_400));
             let outgoing: Vec<String> = tokio::select! {
                 message = socket.next() => {
                     last_frame = tokio::time::Instant::now();

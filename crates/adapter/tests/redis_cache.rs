@@ -445,3 +445,48 @@ async fn put_values_are_read_by_get_or_fetch() {
     assert_eq!(got.map(|r| r.result().clone()), Ok(json!("fetched")));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the put value expired");
 }
+
+#[tokio::test]
+async fn entries_expire_by_the_age_of_their_data() {
+    use offchain_adapter::cache::{Cache, Fetch, Resolved};
+    use offchain_adapter::protocol::Timestamps;
+    use offchain_adapter::redis_cache::RedisCache;
+
+    if !redis_is_running().await {
+        return;
+    }
+    let max_age = Duration::from_millis(1000);
+    let cache = RedisCache::connect(REDIS_URL, &unique_name("aged"), max_age)
+        .await
+        .unwrap_or_else(|e| panic!("Redis answers: {e}"));
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    // A value received 800 ms ago (a streamed one, say) has 200 ms left, whenever stored.
+    let received = now_ms - 800;
+    let timestamps = Timestamps {
+        provider_data_requested_unix_ms: received,
+        provider_data_received_unix_ms: received,
+    };
+    let aged = Resolved::new(json!(1), serde_json::Map::new(), timestamps);
+    cache.put("k".to_owned(), Arc::new(aged)).await;
+    let fresh = || -> Fetch {
+        Box::pin(async {
+            Ok(Resolved::new(
+                json!(2),
+                serde_json::Map::new(),
+                Timestamps::default(),
+            ))
+        })
+    };
+    let stored = cache.get_or_fetch("k".to_owned(), fresh()).await;
+    assert_eq!(stored.map(|r| r.result().clone()), Ok(json!(1)));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later = cache.get_or_fetch("k".to_owned(), fresh()).await;
+    assert_eq!(
+        later.map(|r| r.result().clone()),
+        Ok(json!(2)),
+        "the aged entry expired"
+    );
+}
