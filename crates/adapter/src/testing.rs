@@ -281,7 +281,8 @@ struct ReceiverState {
 ///
 /// let mut node = NodeReceiver::start().await;
 /// let response_url = node.url("/v2/resume/6b0e9a0e-8f0b-4a4e-9d5c-5e1f1c7f6c11");
-/// // ... request the adapter with "responseURL": response_url and ASYNC_AFTER_MS set ...
+/// // ... request the adapter with "responseURL": response_url, ASYNC_AFTER_MS set and
+/// // ASYNC_ALLOWED_ORIGINS = node.origin() ...
 /// let patch = node.next_patch(Duration::from_secs(5)).await;
 /// assert_eq!(patch.body["value"]["statusCode"], 200);
 /// # }
