@@ -422,12 +422,12 @@ async fn a_stream_without_incoming_frames_is_reconnected() {
     let mut provider = Provider::start().await;
     let ea = start_with(
         settings(&provider),
-        &[("WS_UNRESPONSIVE_TIMEOUT_MS", "300")],
+        &[("WS_UNRESPONSIVE_TIMEOUT_MS", "600")],
     )
     .await;
     assert_eq!(price(&ea, "ETH").await.body["result"], json!(100));
-    // A provider that keeps frames coming keeps its connection.
-    for n in 0..8 {
+    // A provider that keeps frames coming keeps its connection, for twice the timeout.
+    for n in 0..12 {
         provider.control(Control::Push(
             json!({"coin": "ETH", "price": n}).to_string(),
         ));
