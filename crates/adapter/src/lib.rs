@@ -101,7 +101,8 @@
 //!   [`testing::TestAdapter::metrics`].
 //! - Keeps secrets out of logs and `Debug` output ([`secrets`]): URLs are logged as scheme,
 //!   host and port only; [`Config`]'s `Debug` shows `API_KEY`, tokens and any variable
-//!   named `*_KEY`, `*_TOKEN`, `*_SECRET` or `*_PASSWORD` as `***`.
+//!   named `*_KEY`, `*_TOKEN`, `*_SECRET` or `*_PASSWORD` (and a few more:
+//!   [`secrets::is_secret_name`]) as `***`, and other URL values by their origin.
 //!
 //! # Async answers
 //! A node's async bridge task sends a `responseURL` and suspends on a `pending` answer.

@@ -21,17 +21,14 @@ use tracing_subscriber::filter::LevelFilter;
 /// What a secret value is shown as.
 pub const REDACTED: &str = "***";
 
-/// Variable names whose values are secrets: `API_KEY`, and any name that is or ends in
-/// `_KEY`, `_TOKEN`, `_SECRET` or `_PASSWORD` (any case).
+/// Variable names whose values are secrets (any case): any name ending in `KEY` (`API_KEY`,
+/// `*_KEY`), or containing `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `CREDENTIAL`
+/// (`*_TOKEN`, `*_SECRET`, `*_PASSWORD`, `PGPASSWORD`, …). Broad on purpose: redacting a
+/// harmless value costs nothing, printing a secret is an incident.
 pub fn is_secret_name(name: &str) -> bool {
-    const WORDS: [&str; 4] = ["KEY", "TOKEN", "SECRET", "PASSWORD"];
+    const WORDS: [&str; 5] = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"];
     let upper = name.to_ascii_uppercase();
-    WORDS.iter().any(|word| {
-        upper == *word
-            || upper
-                .strip_suffix(word)
-                .is_some_and(|rest| rest.ends_with('_'))
-    })
+    upper.ends_with("KEY") || WORDS.iter().any(|word| upper.contains(word))
 }
 
 /// `url` as `scheme://host[:port]` for logs: no userinfo, path or query, where providers
@@ -148,6 +145,9 @@ mod tests {
             "CLIENT_SECRET",
             "DB_PASSWORD",
             "TOKEN",
+            "PGPASSWORD",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "APIKEY",
         ] {
             assert!(is_secret_name(secret), "{secret}");
         }
@@ -155,8 +155,8 @@ mod tests {
             "API_URL",
             "KEYS_DIR",
             "EA_PORT",
-            "MONKEY",
-            "TOKENS_PER_CALL",
+            "CACHE_MAX_AGE",
+            "LOG_LEVEL",
         ] {
             assert!(!is_secret_name(plain), "{plain}");
         }
