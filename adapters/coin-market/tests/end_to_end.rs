@@ -396,6 +396,7 @@ mod binary {
             ("API_URL", provider.url().to_owned()),
             ("METRICS_PORT", "0".to_owned()),
             ("ASYNC_AFTER_MS", "100".to_owned()),
+            ("ASYNC_ALLOWED_ORIGINS", node.origin().to_owned()),
         ];
         // `start` waits on blocking sockets; the runtime's other worker serves the mocks.
         let mut child = tokio::task::block_in_place(|| start(port, &vars));

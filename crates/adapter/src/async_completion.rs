@@ -2,9 +2,17 @@
 //! later.
 //!
 //! A request goes async only when all of these hold:
-//! - `ASYNC_AFTER_MS` is set (unset: the adapter always answers synchronously);
-//! - the request carries a `responseURL` whose path contains `/v2/resume/` or `/v2/runs/`
-//!   (any other URL is answered synchronously, because the receiver's format is unknown);
+//! - `ASYNC_AFTER_MS` and `ASYNC_ALLOWED_ORIGINS` are set (without either the adapter always
+//!   answers synchronously; `ASYNC_AFTER_MS` without `ASYNC_ALLOWED_ORIGINS` logs a warning
+//!   at start-up);
+//! - the request carries a `responseURL` whose origin (scheme, host, port) is one of
+//!   `ASYNC_ALLOWED_ORIGINS` and whose path contains `/v2/resume/` or `/v2/runs/`. Any other
+//!   URL is answered synchronously, exactly as if the request had none, and never receives
+//!   a request: the PATCH carries the bridge token, which belongs to the node alone, and
+//!   an adapter must not be made to call arbitrary URLs;
+//! - fewer than `ASYNC_MAX_IN_FLIGHT` (default 1 000) async answers are owed; past that
+//!   requests are answered synchronously, so a flood of slow requests cannot pile up
+//!   background work without bound;
 //! - the answer is not ready within `ASYNC_AFTER_MS` milliseconds.
 //!
 //! The answer is then delivered by `PATCH <responseURL>` in the form the URL asks for:
@@ -29,14 +37,20 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::config::Config;
 use crate::error::AdapterError;
 use crate::protocol::AdapterResponse;
+use crate::secrets::url_origin;
+
+mod origins;
+pub use origins::AllowedOrigins;
 
 /// Default attempts per delivery (first try included).
 const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -138,16 +152,27 @@ impl CallbackForm {
     }
 }
 
-/// Where and how one answer is delivered.
-#[derive(Debug, Clone)]
+/// Where and how one answer is delivered. `Debug` shows the URL's origin only: a resume
+/// URL's uuid is the node's only credential for that route.
+#[derive(Clone)]
 pub struct Callback {
     url: String,
     form: CallbackForm,
 }
 
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callback")
+            .field("origin", &url_origin(&self.url))
+            .field("form", &self.form)
+            .finish()
+    }
+}
+
 impl Callback {
     /// A callback for `response_url`, or `None` when its form is unknown (see
-    /// [`CallbackForm::of`]).
+    /// [`CallbackForm::of`]). Whether the URL may be called is not checked here: the
+    /// server sends only to [`AllowedOrigins`].
     pub fn new(response_url: &str) -> Option<Self> {
         Some(Self {
             url: response_url.to_owned(),
@@ -281,22 +306,108 @@ impl Drained {
     }
 }
 
+/// The server's async settings: when to answer `pending`, where answers may go, and how
+/// many may be owed at once.
+pub(crate) struct AsyncMode {
+    after: Duration,
+    completer: Completer,
+    allowed: AllowedOrigins,
+    /// One permit per async answer owed (`ASYNC_MAX_IN_FLIGHT`).
+    slots: Arc<Semaphore>,
+}
+
+/// A request accepted for an async answer: where it goes, and its in-flight slot.
+pub(crate) struct Accepted {
+    callback: Callback,
+    slot: OwnedSemaphorePermit,
+}
+
+impl AsyncMode {
+    /// The async settings `config` asks for; `None` (always synchronous) unless both
+    /// `ASYNC_AFTER_MS` and `ASYNC_ALLOWED_ORIGINS` are set.
+    pub(crate) fn from_config(config: &Config) -> Result<Option<Self>, reqwest::Error> {
+        let Some(after) = config.async_after else {
+            return Ok(None);
+        };
+        if config.async_allowed_origins.is_empty() {
+            tracing::warn!(
+                "ASYNC_AFTER_MS is set but ASYNC_ALLOWED_ORIGINS is not: async answers are off \
+                 and every request is answered synchronously; list the node's origin \
+                 (e.g. http://node:6688) to turn them on"
+            );
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            after,
+            completer: Completer::new(
+                config.bridge_response_token.clone(),
+                DeliveryPolicy::default(),
+            )?,
+            allowed: config.async_allowed_origins.clone(),
+            slots: Arc::new(Semaphore::new(config.async_max_in_flight)),
+        }))
+    }
+
+    /// Accepts a request with `response_url` for an async answer, or `None` to answer it
+    /// synchronously: the URL is of no known form, outside the allowed origins, or
+    /// `ASYNC_MAX_IN_FLIGHT` answers are owed already.
+    pub(crate) fn accept(&self, response_url: &str) -> Option<Accepted> {
+        let url = reqwest::Url::parse(response_url).ok()?;
+        if !self.allowed.permits(&url) {
+            tracing::debug!(
+                origin = %url_origin(response_url),
+                "responseURL outside ASYNC_ALLOWED_ORIGINS; answering synchronously"
+            );
+            return None;
+        }
+        let callback = Callback::new(response_url)?;
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tracing::debug!("ASYNC_MAX_IN_FLIGHT async answers owed; answering synchronously");
+            return None;
+        };
+        Some(Accepted { callback, slot })
+    }
+
+    /// Answers with `answer` if it is ready within `ASYNC_AFTER_MS`, else `pending` for
+    /// `job_run_id`; in that case the answer is delivered to the accepted callback once it
+    /// is ready.
+    pub(crate) async fn answer_or_defer(
+        &self,
+        accepted: Accepted,
+        answer: impl Future<Output = AdapterResponse> + Send + 'static,
+        job_run_id: String,
+        in_flight: InFlight,
+    ) -> AdapterResponse {
+        let in_flight = (in_flight, accepted.slot);
+        answer_or_defer(
+            answer,
+            self.after,
+            self.completer.clone(),
+            accepted.callback,
+            job_run_id,
+            in_flight,
+        )
+        .await
+    }
+}
+
 /// Answers with `answer` if it is ready within `wait`, else `pending` for `job_run_id`;
-/// in that case the answer is delivered to `callback` once it is ready.
+/// in that case the answer is delivered to `callback` once it is ready. `held` is dropped
+/// once the answer is delivered or given up (or answered synchronously).
 ///
 /// `answer` runs in its own task from the start, so it goes on (and is delivered) whether
 /// the HTTP request that asked for it has been answered, or its client has gone away.
-pub(crate) async fn answer_or_defer(
+async fn answer_or_defer<H: Send + 'static>(
     answer: impl Future<Output = AdapterResponse> + Send + 'static,
     wait: Duration,
     completer: Completer,
     callback: Callback,
     job_run_id: String,
-    in_flight: InFlight,
+    held: H,
 ) -> AdapterResponse {
     let (waiting, mut answered) = oneshot::channel();
     let task = async move {
-        let _in_flight = in_flight;
+        let _held = held;
         let response = answer.await;
         // Still waiting: the HTTP request answers synchronously and nothing is sent.
         let Err(response) = waiting.send(response) else {
@@ -420,5 +531,10 @@ mod tests {
     fn the_token_is_not_in_debug_output() {
         let token = ResponseToken::new("s3cret");
         assert!(!format!("{token:?}").contains("s3cret"));
+        let callback = Callback::new("http://node:6688/v2/resume/6b0e9a0e").expect("resume URL");
+        assert_eq!(
+            format!("{callback:?}"),
+            r#"Callback { origin: "http://node:6688", form: Resume }"#
+        );
     }
 }

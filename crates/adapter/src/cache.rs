@@ -2,6 +2,10 @@
 //!
 //! The shared [`RedisCache`](crate::redis_cache::RedisCache) implements the same trait; the
 //! server only sees `dyn Cache`.
+//!
+//! Both caches keep an answer until `CACHE_MAX_AGE` after its provider data was received
+//! ([`Resolved::time_to_live`]), not after it was stored: an answer stored late (a value a
+//! stream received a while ago, written on a cache miss) is never served older than that.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +61,18 @@ impl Resolved {
     /// When the provider was asked and when it answered.
     pub fn timestamps(&self) -> &Timestamps {
         &self.timestamps
+    }
+
+    /// How much longer this answer may be served when answers live for `max_age`: `max_age`
+    /// less its age (since the provider's data was received), zero once it is that old. An
+    /// answer without a receipt time (0) counts as just received.
+    pub fn time_to_live(&self, max_age: Duration) -> Duration {
+        let received = self.timestamps.provider_data_received_unix_ms;
+        if received == 0 {
+            return max_age;
+        }
+        let age = Duration::from_millis(crate::endpoint::unix_ms().saturating_sub(received));
+        max_age.saturating_sub(age)
     }
 
     /// The success body answering request `job_run_id` with this answer.
@@ -127,9 +143,36 @@ impl LocalCache {
     pub fn new(max_items: u64, max_age: Duration) -> Self {
         let entries = moka::future::Cache::builder()
             .max_capacity(max_items)
-            .time_to_live(max_age)
+            .expire_after(ByAge { max_age })
             .build();
         Self { entries }
+    }
+}
+
+/// Expires each entry `max_age` after its answer was received from the provider.
+struct ByAge {
+    max_age: Duration,
+}
+
+impl moka::Expiry<String, Arc<Resolved>> for ByAge {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<Resolved>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.time_to_live(self.max_age))
+    }
+
+    // A replaced value (a streamed or refreshed answer) brings its own age.
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Arc<Resolved>,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.time_to_live(self.max_age))
     }
 }
 
@@ -322,6 +365,30 @@ mod tests {
             2,
             "expired entry is fetched again"
         );
+    }
+
+    #[tokio::test]
+    async fn entries_expire_by_the_age_of_their_data() {
+        let max_age = Duration::from_millis(1000);
+        let cache = LocalCache::new(100, max_age);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let received = crate::endpoint::unix_ms() - 800;
+        let aged = Resolved::new(
+            json!(1),
+            Map::new(),
+            Timestamps {
+                provider_data_requested_unix_ms: received,
+                provider_data_received_unix_ms: received,
+            },
+        );
+        assert!(aged.time_to_live(max_age) <= Duration::from_millis(200));
+        cache.put("k".into(), Arc::new(aged)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let got = cache
+            .get_or_fetch("k".into(), counting_fetch(&calls, Ok(2)))
+            .await;
+        assert_eq!(got.map(|r| r.result().clone()), Ok(json!(2)));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the aged entry expired");
     }
 
     #[tokio::test]

@@ -9,7 +9,8 @@ use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::async_completion::ResponseToken;
+use crate::async_completion::{AllowedOrigins, ResponseToken};
+use crate::secrets::{SecretUrl, show_variable};
 
 /// A start-up configuration problem; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +67,8 @@ pub struct Config {
     /// `CACHE_TYPE`: `local` (default) or `redis`.
     pub cache_type: CacheType,
     /// `CACHE_REDIS_URL`, default `redis://127.0.0.1:6379`; used when `CACHE_TYPE=redis`.
-    pub cache_redis_url: String,
+    /// It may hold a password, so `Debug` shows only its scheme, host and port.
+    pub cache_redis_url: SecretUrl,
     /// `CACHE_MAX_AGE` in ms, default 90 000; 0 turns the cache off.
     pub cache_max_age: Duration,
     /// `CACHE_MAX_ITEMS`, default 10 000 (the local cache only; Redis bounds itself).
@@ -106,7 +108,43 @@ pub struct Config {
     /// ms are re-fetched in the background before their cache entry expires
     /// ([`crate::refresh`]).
     pub cache_refresh_window: Option<Duration>,
-    vars: HashMap<String, String>,
+    /// `ASYNC_ALLOWED_ORIGINS`: the origins (`scheme://host:port`, comma-separated) async
+    /// answers may be PATCHed to; a `responseURL` elsewhere is answered synchronously.
+    /// Unset: async answers are off, whatever `ASYNC_AFTER_MS` says.
+    pub async_allowed_origins: AllowedOrigins,
+    /// `ASYNC_MAX_IN_FLIGHT`, default 1 000 (1 to 1 000 000): async answers owed at once;
+    /// past it requests are answered synchronously.
+    pub async_max_in_flight: usize,
+    /// `WS_UNRESPONSIVE_TIMEOUT_MS`, default 30 000 (at most a day): a streaming
+    /// connection with no incoming frame for this long is dropped and reconnected
+    /// ([`crate::stream`]).
+    pub ws_unresponsive_timeout: Duration,
+    /// `MAX_PARAM_LENGTH`, default 1 024: the most bytes of text one request parameter may
+    /// hold (strings and object keys within it counted together); longer → 400.
+    pub max_param_length: usize,
+    /// Every variable, for [`Config::required`]; `Debug` redacts secrets.
+    vars: Vars,
+}
+
+/// All variables; `Debug` shows secret-named ones as `***` and URLs by their origin only.
+#[derive(Clone, Default)]
+struct Vars(HashMap<String, String>);
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sorted: std::collections::BTreeMap<&str, &str> = self
+            .0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        f.debug_map()
+            .entries(
+                sorted
+                    .into_iter()
+                    .map(|(name, value)| (name, show_variable(name, value))),
+            )
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -158,7 +196,19 @@ impl Config {
             metrics_port: parsed.metrics_port(parsed.flag("METRICS_ENABLED", true)?)?,
             batch_window: parsed.batch_window()?,
             cache_refresh_window: parsed.refresh_window()?,
-            vars,
+            async_allowed_origins: parsed.allowed_origins()?,
+            async_max_in_flight: parsed.in_range(
+                "ASYNC_MAX_IN_FLIGHT",
+                1_000,
+                MAX_ASYNC_IN_FLIGHT,
+            )?,
+            ws_unresponsive_timeout: Duration::from_millis(parsed.in_range(
+                "WS_UNRESPONSIVE_TIMEOUT_MS",
+                30_000,
+                MAX_WS_UNRESPONSIVE_TIMEOUT_MS,
+            )?),
+            max_param_length: parsed.in_range("MAX_PARAM_LENGTH", 1_024, usize::MAX)?,
+            vars: Vars(vars),
         })
     }
 
@@ -171,7 +221,9 @@ impl Config {
 
     /// A variable that may be unset; empty counts as unset.
     pub fn optional(&self, variable: &str) -> Option<String> {
-        Parser { vars: &self.vars }.get(variable).map(str::to_owned)
+        Parser { vars: &self.vars.0 }
+            .get(variable)
+            .map(str::to_owned)
     }
 }
 
@@ -182,6 +234,14 @@ const MAX_RETRY: u32 = 10;
 /// Upper bound of `EA_THREADS`: far beyond any machine an adapter runs on, so a typo (an
 /// extra zero) is caught rather than spawning thousands of threads.
 const MAX_THREADS: usize = 256;
+
+/// Upper bound of `ASYNC_MAX_IN_FLIGHT`: each answer owed holds a task and its request;
+/// a million is far past any node's needs and well within the semaphore's range.
+const MAX_ASYNC_IN_FLIGHT: usize = 1_000_000;
+
+/// Upper bound of `WS_UNRESPONSIVE_TIMEOUT_MS` (a day): providers send heartbeats in
+/// seconds, and a longer wait would mean never noticing a dead stream.
+const MAX_WS_UNRESPONSIVE_TIMEOUT_MS: u64 = 86_400_000;
 
 /// Upper bound of `BATCH_WINDOW_MS`.
 const MAX_BATCH_WINDOW_MS: u64 = 1000;
@@ -349,11 +409,45 @@ impl Parser<'_> {
         }
     }
 
+    // 0 would refuse everything (or time out at once); the operator turns the feature off
+    // by other means instead.
+    fn in_range<T>(&self, variable: &str, default: T, max: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + From<u8> + std::fmt::Display,
+        T::Err: std::fmt::Display,
+    {
+        let value: T = self.parse(variable, default)?;
+        if value < T::from(1) || value > max {
+            return Err(ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: value.to_string(),
+                reason: format!("must be between 1 and {max}"),
+            });
+        }
+        Ok(value)
+    }
+
+    fn allowed_origins(&self) -> Result<AllowedOrigins, ConfigError> {
+        let variable = "ASYNC_ALLOWED_ORIGINS";
+        match self.get(variable) {
+            None => Ok(AllowedOrigins::default()),
+            Some(list) => AllowedOrigins::parse(list).map_err(|reason| ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: list
+                    .split(',')
+                    .map(without_credentials)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                reason,
+            }),
+        }
+    }
+
     // Checked even when CACHE_TYPE is local, so a typo is caught before anyone switches.
-    fn redis_url(&self) -> Result<String, ConfigError> {
+    fn redis_url(&self) -> Result<SecretUrl, ConfigError> {
         let url = self.get("CACHE_REDIS_URL").unwrap_or(DEFAULT_REDIS_URL);
         match redis::Client::open(url) {
-            Ok(_) => Ok(url.to_owned()),
+            Ok(_) => Ok(SecretUrl::new(url)),
             Err(e) => Err(ConfigError::Invalid {
                 variable: "CACHE_REDIS_URL".to_owned(),
                 value: without_credentials(url),
@@ -393,7 +487,11 @@ mod tests {
         assert_eq!(config.max_payload_size, 1_000_000);
         assert_eq!(config.log_level, "info");
         assert_eq!(config.cache_type, CacheType::Local);
-        assert_eq!(config.cache_redis_url, DEFAULT_REDIS_URL);
+        assert_eq!(config.cache_redis_url.expose(), DEFAULT_REDIS_URL);
+        assert!(config.async_allowed_origins.is_empty());
+        assert_eq!(config.async_max_in_flight, 1_000);
+        assert_eq!(config.ws_unresponsive_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_param_length, 1_024);
         assert_eq!(config.async_after, None);
         assert_eq!(config.bridge_response_token, None);
         assert_eq!(config.rate_limit_capacity_second, None);
@@ -443,8 +541,22 @@ mod tests {
             ("API_KEY", "secret"),
             ("ASYNC_AFTER_MS", "1500"),
             ("BRIDGE_RESPONSE_TOKEN", "incoming"),
+            (
+                "ASYNC_ALLOWED_ORIGINS",
+                "http://Node:6688, https://node.example,",
+            ),
+            ("ASYNC_MAX_IN_FLIGHT", "5"),
+            ("WS_UNRESPONSIVE_TIMEOUT_MS", "2500"),
+            ("MAX_PARAM_LENGTH", "64"),
         ])
         .expect("valid");
+        assert_eq!(
+            config.async_allowed_origins,
+            AllowedOrigins::parse("http://node:6688,https://node.example:443").expect("valid")
+        );
+        assert_eq!(config.async_max_in_flight, 5);
+        assert_eq!(config.ws_unresponsive_timeout, Duration::from_millis(2500));
+        assert_eq!(config.max_param_length, 64);
         assert_eq!(config.port, 9000);
         assert_eq!(config.threads, 4);
         assert_eq!(config.host, IpAddr::from([127, 0, 0, 1]));
@@ -492,6 +604,21 @@ mod tests {
             ("METRICS_PORT", "metrics"),
             ("METRICS_PORT", "65536"),
             ("METRICS_PORT", "8080"),
+            ("ASYNC_ALLOWED_ORIGINS", "node:6688"),
+            ("ASYNC_ALLOWED_ORIGINS", "ftp://node:21"),
+            ("ASYNC_ALLOWED_ORIGINS", "http://node:6688/v2"),
+            (
+                "ASYNC_ALLOWED_ORIGINS",
+                "http://node:6688,https://user:pw@node",
+            ),
+            ("ASYNC_MAX_IN_FLIGHT", "0"),
+            ("ASYNC_MAX_IN_FLIGHT", "many"),
+            ("WS_UNRESPONSIVE_TIMEOUT_MS", "0"),
+            ("WS_UNRESPONSIVE_TIMEOUT_MS", "86400001"),
+            ("WS_UNRESPONSIVE_TIMEOUT_MS", "18446744073709551615"),
+            ("ASYNC_MAX_IN_FLIGHT", "1000001"),
+            ("MAX_PARAM_LENGTH", "0"),
+            ("MAX_PARAM_LENGTH", "1KB"),
         ] {
             let error = parse(&[(variable, value)]).expect_err(variable);
             assert_eq!(error.variable(), variable);
@@ -507,7 +634,10 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(config.cache_type, CacheType::Redis);
-        assert_eq!(config.cache_redis_url, "redis://cache.internal:6380/2");
+        assert_eq!(
+            config.cache_redis_url.expose(),
+            "redis://cache.internal:6380/2"
+        );
     }
 
     #[test]
@@ -515,6 +645,16 @@ mod tests {
         let error = parse(&[("CACHE_REDIS_URL", "http://user:hunter2@cache:6379")])
             .expect_err("http is not a Redis scheme");
         assert_eq!(error.variable(), "CACHE_REDIS_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn allowed_origin_errors_hide_credentials() {
+        let error = parse(&[(
+            "ASYNC_ALLOWED_ORIGINS",
+            "http://node:6688,https://user:hunter2@node",
+        )])
+        .expect_err("credentials are not an origin");
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 

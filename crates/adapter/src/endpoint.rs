@@ -123,9 +123,21 @@ impl<E: HttpEndpoint> Endpoint for Http<E> {
 
 /// The type-erased endpoint the server dispatches to.
 pub(crate) trait DynEndpoint: Send + Sync {
-    /// Called once at start-up with the endpoint's canonical name and the adapter's cache;
-    /// streaming endpoints start their connection here.
-    fn attach(&self, _canonical: &str, _cache: &Arc<dyn crate::cache::Cache>) {}
+    /// Called once at start-up with the endpoint's canonical name, the adapter's cache and
+    /// configuration; streaming endpoints start their connection here.
+    fn attach(
+        &self,
+        _canonical: &str,
+        _cache: &Arc<dyn crate::cache::Cache>,
+        _config: &crate::config::Config,
+    ) {
+    }
+
+    /// False for endpoints whose answers must not be re-fetched by background refresh
+    /// (streams: their values arrive by push).
+    fn refreshable(&self) -> bool {
+        true
+    }
 
     /// Parses and validates `data`, returning the normalized parameters (for the cache key)
     /// and the upstream call to run on a miss.

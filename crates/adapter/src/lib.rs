@@ -69,7 +69,8 @@
 //! - Parses `data` into your parameter struct: serde `alias` and `default` work; a missing or
 //!   invalid parameter is a 400 whose message names it. `validate` adds checks serde cannot.
 //! - Caches answers by endpoint and normalized parameters ([`cache`]), coalesces identical
-//!   in-flight requests, never caches errors. In-process by default; with `CACHE_TYPE=redis`
+//!   in-flight requests, never caches errors, and never serves an answer whose provider
+//!   data is older than `CACHE_MAX_AGE`. In-process by default; with `CACHE_TYPE=redis`
 //!   the answers live in Redis at `CACHE_REDIS_URL` and every instance of the adapter shares
 //!   them ([`redis_cache`]). With `CACHE_REFRESH_WINDOW_MS` set, parameter sets requested
 //!   within that many ms are re-fetched in the background before their entry expires, so
@@ -77,15 +78,17 @@
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
-//! - Answers slow requests that carry a `responseURL` with `pending` after `ASYNC_AFTER_MS`
-//!   and PATCHes the node with the answer when it is ready ([`async_completion`]).
+//! - Answers slow requests that carry a `responseURL` at an origin of
+//!   `ASYNC_ALLOWED_ORIGINS` with `pending` after `ASYNC_AFTER_MS` and PATCHes the node with
+//!   the answer when it is ready ([`async_completion`]).
 //! - Protects the provider ([`protect`]): at most `RATE_LIMIT_CAPACITY_SECOND` /
 //!   `RATE_LIMIT_CAPACITY_MINUTE` upstream calls (cache hits and coalesced requests take no
 //!   permit), a queue of `RATE_LIMIT_QUEUE_SIZE` waiting requests (full → 429
 //!   `AdapterRateLimitError`), and `RETRY` retries with exponential backoff of upstream 5xx
 //!   and connection failures, never of 4xx, all within `API_TIMEOUT`. Your own
 //!   [`Endpoint`]s get the retries by calling [`upstream::send`].
-//! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413),
+//! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413) and
+//!   each parameter to `MAX_PARAM_LENGTH` bytes of text (default 1 024; 400 naming it),
 //!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
 //!   gracefully on SIGINT/SIGTERM ([`Adapter::run`]). It runs on one thread unless
 //!   `EA_THREADS` says more; programs with a runtime of their own call [`Adapter::serve`].
@@ -96,11 +99,16 @@
 //!   its own registry, so nothing is installed process-wide. Programs embedding an adapter
 //!   get both routers from [`Adapter::routers`]; tests read the text with
 //!   [`testing::TestAdapter::metrics`].
+//! - Keeps secrets out of logs and `Debug` output ([`secrets`]): URLs are logged as scheme,
+//!   host and port only; [`Config`]'s `Debug` shows `API_KEY`, tokens and any variable
+//!   named `*_KEY`, `*_TOKEN`, `*_SECRET` or `*_PASSWORD` (and a few more:
+//!   [`secrets::is_secret_name`]) as `***`, and other URL values by their origin.
 //!
 //! # Async answers
 //! A node's async bridge task sends a `responseURL` and suspends on a `pending` answer.
-//! Set `ASYNC_AFTER_MS` to use it: a request with a `responseURL` whose answer is not ready
-//! within that many milliseconds is answered `{"jobRunID", "data": {}, "pending": true,
+//! Set `ASYNC_AFTER_MS` and `ASYNC_ALLOWED_ORIGINS` (the node's origin, e.g.
+//! `http://node:6688`) to use it: a request with a `responseURL` at an allowed origin whose
+//! answer is not ready within that many milliseconds is answered `{"jobRunID", "data": {}, "pending": true,
 //! "statusCode": 200}` (HTTP 200, header `X-Chainlink-Pending: true`); the fetch goes on in
 //! the background (through the same cache, so identical requests still share it) and the
 //! answer is sent by `PATCH <responseURL>`:
@@ -110,9 +118,12 @@
 //!
 //! `BRIDGE_RESPONSE_TOKEN` (the bridge's incoming token) is sent as `Authorization: Bearer`
 //! with every PATCH. 5xx answers and transport errors are retried with backoff (5 attempts),
-//! 4xx never; shutdown waits (up to 25 s) for answers still owed. Answers ready in time, requests without `responseURL`, URLs of neither form,
-//! and every request when `ASYNC_AFTER_MS` is unset are answered synchronously. Endpoints
-//! need no change for any of this.
+//! 4xx never; shutdown waits (up to 25 s) for answers still owed. Answers ready in time,
+//! requests without `responseURL`, URLs of neither form or at an origin not in
+//! `ASYNC_ALLOWED_ORIGINS` (never contacted: the token belongs to the node alone), requests
+//! past `ASYNC_MAX_IN_FLIGHT` (default 1 000) answers owed, and every request when
+//! `ASYNC_AFTER_MS` or `ASYNC_ALLOWED_ORIGINS` is unset are answered synchronously; the
+//! latter case logs a warning at start-up. Endpoints need no change for any of this.
 //!
 //! For sources other than one HTTP call, implement [`Endpoint`] (an async `fetch`) and add
 //! it with [`Adapter::endpoint`].
@@ -133,8 +144,10 @@
 //! parameter set when it is first requested, writes every value the provider pushes into
 //! the cache (so later requests are cache hits), unsubscribes parameter sets nobody asked
 //! for within [`StreamSettings::idle_ttl`], sends heartbeats, and reconnects with backoff,
-//! re-subscribing everything active. A first request waits up to
-//! [`StreamSettings::first_value_timeout`] for a value, else 504. Details in [`stream`].
+//! re-subscribing everything active, also when no frame has come for
+//! `WS_UNRESPONSIVE_TIMEOUT_MS` (default 30 000). A first request waits up to
+//! [`StreamSettings::first_value_timeout`] for a value, else 504; a value older than
+//! `CACHE_MAX_AGE` is never answered. Details in [`stream`].
 //!
 //! ```no_run
 //! use offchain_adapter::{Adapter, Config, Output, StartError, StreamEndpoint, StreamSettings};
@@ -244,6 +257,7 @@ pub mod protect;
 pub mod protocol;
 pub mod redis_cache;
 pub mod refresh;
+pub mod secrets;
 pub mod server;
 pub mod single_flight;
 pub mod stream;

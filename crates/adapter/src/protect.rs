@@ -15,6 +15,12 @@
 //!   together share one `API_TIMEOUT` budget, so a timeout means the budget is spent. A
 //!   retry reuses its request's permit, so with `RETRY=n` one request makes at most `n + 1`
 //!   upstream calls; size the capacities for that.
+//! - **Parameter length** (`MAX_PARAM_LENGTH`, default 1 024 bytes): a request parameter
+//!   holding more text than that (its string, or the strings and keys within an array or
+//!   object, counted together) is answered 400 naming it, before any cache lookup or
+//!   upstream call ([`check_param_lengths`]); so is a parameter name over
+//!   [`MAX_PARAM_NAME_LENGTH`] bytes. Cache keys, coalescing, subscriptions and
+//!   refresh all keep parameters, so this bounds their memory in bytes, not only in entries.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -23,6 +29,7 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
+use serde_json::{Map, Value};
 
 use crate::cache::Fetch;
 use crate::config::Config;
@@ -32,6 +39,61 @@ use crate::error::AdapterError;
 pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(100);
 /// Longest wait between two attempts.
 pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// Longest parameter name, in bytes; names are the adapter author's vocabulary, so this
+/// only stops garbage.
+pub const MAX_PARAM_NAME_LENGTH: usize = 255;
+
+/// Refuses `data` when one of its parameters holds more than `limit` bytes of text
+/// (`MAX_PARAM_LENGTH`; the 400 names the parameter), or a name is longer than
+/// [`MAX_PARAM_NAME_LENGTH`].
+pub fn check_param_lengths(data: &Map<String, Value>, limit: usize) -> Result<(), AdapterError> {
+    for (name, value) in data {
+        if name.len() > MAX_PARAM_NAME_LENGTH {
+            // Not echoed: the name is the oversized part.
+            return Err(AdapterError::Input {
+                param: None,
+                message: format!("a parameter name is longer than {MAX_PARAM_NAME_LENGTH} bytes"),
+            });
+        }
+        if text_bytes(value, limit) > limit {
+            return Err(AdapterError::Input {
+                param: Some(name.clone()),
+                message: format!(
+                    "parameter `{name}` is longer than MAX_PARAM_LENGTH ({limit} bytes)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of text in `value`: strings, and object keys; counting stops once past
+/// `limit`. Numbers, booleans and null are small and bounded, so they count nothing.
+fn text_bytes(value: &Value, limit: usize) -> usize {
+    let mut total = 0;
+    match value {
+        Value::String(text) => total = text.len(),
+        Value::Array(items) => {
+            for item in items {
+                total += text_bytes(item, limit);
+                if total > limit {
+                    break;
+                }
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                total += key.len() + text_bytes(item, limit);
+                if total > limit {
+                    break;
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+    total
+}
 
 /// How failed upstream calls are retried (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

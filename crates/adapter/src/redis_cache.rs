@@ -2,8 +2,9 @@
 //! (`CACHE_TYPE=redis`, `CACHE_REDIS_URL`).
 //!
 //! - Keys are `{adapter name}:{cache_key}`, so adapters sharing one Redis never read each
-//!   other's answers; values are [`Resolved`] as JSON, stored with `PSETEX` for
-//!   `CACHE_MAX_AGE` so Redis expires them.
+//!   other's answers; values are [`Resolved`] as JSON, stored with `PSETEX` for what is
+//!   left of `CACHE_MAX_AGE` since the provider's data was received
+//!   ([`Resolved::time_to_live`]), so Redis expires them when they reach that age.
 //! - Errors are never stored.
 //! - Identical in-flight requests on one instance make one Redis lookup and at most one
 //!   upstream call ([`SingleFlight`]); instances do not coordinate with each other.
@@ -174,11 +175,13 @@ async fn write(
     resolved: &Resolved,
     max_age: Duration,
 ) -> Result<(), RedisCacheError> {
+    // Counted from when the provider's data was received, like the local cache.
+    let millis = u64::try_from(resolved.time_to_live(max_age).as_millis()).unwrap_or(u64::MAX);
+    if millis == 0 {
+        // PSETEX rejects 0, and an answer this old must not be served anyway.
+        return Ok(());
+    }
     let bytes = serde_json::to_vec(resolved)?;
-    // PSETEX rejects 0; a sub-millisecond age still means "store briefly".
-    let millis = u64::try_from(max_age.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
     tokio::time::timeout(
         REDIS_TIMEOUT,
         connection.pset_ex::<_, _, ()>(key, bytes, millis),

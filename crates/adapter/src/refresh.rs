@@ -13,7 +13,10 @@
 //! [`BatchHttpEndpoint`](crate::BatchHttpEndpoint)s. A failed refresh is logged and leaves
 //! the old entry in place until it expires; it is tried once more after a sixth of
 //! `CACHE_MAX_AGE`, and an expired entry is left to the next request. At most
-//! `CACHE_MAX_ITEMS` parameter sets are tracked.
+//! `CACHE_MAX_ITEMS` parameter sets are tracked, each by its cache key alone: a refresh
+//! parses the normalized parameters back from the key, so what a client sent beyond them
+//! (unknown fields, aliases) is not kept. Streaming endpoints are never refreshed
+//! ([`crate::stream`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -30,14 +33,14 @@ use crate::protect::RateLimit;
 const MIN_TICK: Duration = Duration::from_millis(5);
 const MAX_TICK: Duration = Duration::from_secs(1);
 
-/// A refresh to run: the cache key, its endpoint and the request `data` to parse again.
+/// A refresh to run: the cache key, its endpoint and the normalized parameters.
 type Due = (String, Arc<dyn DynEndpoint>, Map<String, Value>);
 
-/// A parameter set being kept warm.
+/// A parameter set being kept warm, under its cache key.
 struct Tracked {
     endpoint: Arc<dyn DynEndpoint>,
-    /// The request's `data`, parsed again for every refresh.
-    data: Map<String, Value>,
+    /// Where the normalized parameters (JSON) start in the cache key, after `endpoint:`.
+    params_at: usize,
     last_requested: Instant,
     /// When the cached answer was received from the provider (its age).
     received_unix_ms: u64,
@@ -84,12 +87,13 @@ impl Refresher {
         refresher
     }
 
-    /// Records that `key` was just answered with `resolved`.
+    /// Records that `key`, the cache key of endpoint `canonical`, was just answered with
+    /// `resolved`.
     pub(crate) fn note(
         &self,
         key: &str,
+        canonical: &str,
         endpoint: &Arc<dyn DynEndpoint>,
-        data: &Map<String, Value>,
         resolved: &Resolved,
     ) {
         let received = resolved.timestamps().provider_data_received_unix_ms;
@@ -107,7 +111,7 @@ impl Refresher {
             key.to_owned(),
             Tracked {
                 endpoint: endpoint.clone(),
-                data: data.clone(),
+                params_at: canonical.len() + 1,
                 last_requested: Instant::now(),
                 received_unix_ms: received,
                 refreshing: false,
@@ -134,22 +138,31 @@ impl Refresher {
             }
             !idle
         });
-        tracked
-            .iter_mut()
-            .filter(|(_, entry)| {
-                let expires_at = entry.received_unix_ms.saturating_add(max_age);
-                let refresh_at = expires_at.saturating_sub(lead);
-                // An expired entry is left to the next request, which fetches it itself and
-                // so tracks it again; refreshing it here would only double the calls.
-                !entry.refreshing
-                    && (refresh_at..expires_at).contains(&now_ms)
-                    && entry.not_before.is_none_or(|t| now >= t)
-            })
-            .map(|(key, entry)| {
-                entry.refreshing = true;
-                (key.clone(), entry.endpoint.clone(), entry.data.clone())
-            })
-            .collect()
+        let mut due = Vec::new();
+        tracked.retain(|key, entry| {
+            let expires_at = entry.received_unix_ms.saturating_add(max_age);
+            let refresh_at = expires_at.saturating_sub(lead);
+            // An expired entry is left to the next request, which fetches it itself and so
+            // tracks it again; refreshing it here would only double the calls.
+            let is_due = !entry.refreshing
+                && (refresh_at..expires_at).contains(&now_ms)
+                && entry.not_before.is_none_or(|t| now >= t);
+            if !is_due {
+                return true;
+            }
+            let params = key
+                .get(entry.params_at..)
+                .and_then(|json| serde_json::from_str::<Map<String, Value>>(json).ok());
+            let Some(params) = params else {
+                // Keys are made from a parameter object; anything else cannot be refreshed.
+                tracing::warn!(%key, "cache key holds no parameter object; not refreshed");
+                return false;
+            };
+            entry.refreshing = true;
+            due.push((key.clone(), entry.endpoint.clone(), params));
+            true
+        });
+        due
     }
 
     async fn refresh(
@@ -216,5 +229,74 @@ async fn run(refresher: Weak<Refresher>) {
         for (key, endpoint, data) in refresher.due() {
             tokio::spawn(refresher.clone().refresh(key, endpoint, data));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{LocalCache, cache_key};
+    use crate::config::Config;
+    use crate::endpoint::{Endpoint, Erased, Output};
+    use crate::protect::RetryPolicy;
+    use crate::protocol::Timestamps;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    #[derive(Deserialize, Serialize)]
+    struct Coin {
+        #[serde(alias = "base")]
+        coin: String,
+    }
+
+    struct Fixed;
+
+    impl Endpoint for Fixed {
+        type Params = Coin;
+
+        async fn fetch(&self, _: &Context, _: Coin) -> Result<Output, AdapterError> {
+            Ok(Output::new(1))
+        }
+    }
+
+    fn context() -> Context {
+        Context {
+            http: reqwest::Client::new(),
+            retry: RetryPolicy::from_config(&Config::default()),
+            metrics: None,
+            rate_limit: None,
+            batch_window: Duration::from_millis(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_normalized_parameters_are_kept() {
+        let max_age = Duration::from_secs(3);
+        let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(10, max_age));
+        let refresher = Refresher::start(
+            Duration::from_secs(60),
+            max_age,
+            10,
+            cache,
+            context(),
+            None,
+            Duration::from_secs(5),
+        );
+        let endpoint: Arc<dyn DynEndpoint> = Arc::new(Erased(Fixed));
+        // What a client sent had an alias and a large field the endpoint ignores; only the
+        // key made of the normalized parameters reaches the refresher.
+        let normalized = json!({"coin": "ETH"});
+        let key = cache_key("price", &normalized);
+        // Received 2.5 s ago: less than a third of the 3 s max age is left, so it is due.
+        let received = unix_ms() - 2500;
+        let timestamps = Timestamps {
+            provider_data_requested_unix_ms: received,
+            provider_data_received_unix_ms: received,
+        };
+        let resolved = Resolved::new(json!(1), Map::new(), timestamps);
+        refresher.note(&key, "price", &endpoint, &resolved);
+        let due = refresher.due();
+        assert_eq!(due.len(), 1);
+        assert_eq!(Value::Object(due[0].2.clone()), normalized);
     }
 }

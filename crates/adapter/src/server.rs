@@ -17,16 +17,14 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::async_completion::{
-    Callback, Completer, DeliveryPolicy, Drained, InFlight, answer_or_defer, in_flight,
-};
+use crate::async_completion::{AsyncMode, Drained, InFlight, in_flight};
 use crate::batch::{BatchHttpEndpoint, Batched};
 use crate::cache::{Cache, Fetch, LocalCache, NoCache, Resolved, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
 use crate::metrics::{EndpointMetrics, Metrics, MetricsError};
-use crate::protect::{RateLimit, RetryPolicy};
+use crate::protect::{RateLimit, RetryPolicy, check_param_lengths};
 use crate::protocol::{AdapterRequest, AdapterResponse, DEFAULT_JOB_RUN_ID};
 use crate::redis_cache::{RedisCache, RedisStartError};
 use crate::refresh::Refresher;
@@ -267,13 +265,12 @@ async fn serve_metrics(
 }
 
 fn init_logging(config: &Config) -> Result<(), StartError> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).map_err(|e| {
-        ConfigError::Invalid {
+    let filter =
+        crate::secrets::log_filter(&config.log_level).map_err(|e| ConfigError::Invalid {
             variable: "LOG_LEVEL".to_owned(),
             value: config.log_level.clone(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     // A subscriber set by an embedding program or a test wins; that is not an error.
     let _ = tracing_subscriber::fmt()
         .json()
@@ -333,9 +330,11 @@ struct Shared {
     rate_limit: Option<Arc<RateLimit>>,
     adapter_timeout: Duration,
     max_payload_size: usize,
+    /// `MAX_PARAM_LENGTH`.
+    max_param_length: usize,
     next_request_id: AtomicU64,
-    /// `ASYNC_AFTER_MS` and the PATCH sender; `None` never goes async.
-    async_mode: Option<(Duration, Completer)>,
+    /// `ASYNC_AFTER_MS`, the allowed origins and the PATCH sender; `None` never goes async.
+    async_mode: Option<AsyncMode>,
     /// Cloned into every background answer, so shutdown can wait for them.
     in_flight: InFlight,
     /// `None` when `METRICS_ENABLED=false`.
@@ -390,8 +389,12 @@ impl Shared {
                 config.cache_max_age,
             )),
             CacheType::Redis => Arc::new(
-                RedisCache::connect(&config.cache_redis_url, &adapter.name, config.cache_max_age)
-                    .await?,
+                RedisCache::connect(
+                    config.cache_redis_url.expose(),
+                    &adapter.name,
+                    config.cache_max_age,
+                )
+                .await?,
             ),
         };
         let rate_limit = RateLimit::from_config(config).map(Arc::new);
@@ -417,7 +420,7 @@ impl Shared {
             _ => None,
         };
         for route in &canonical_routes {
-            route.endpoint.attach(&route.canonical, &cache);
+            route.endpoint.attach(&route.canonical, &cache, config);
         }
         Ok(Self {
             routes,
@@ -427,17 +430,9 @@ impl Shared {
             rate_limit,
             adapter_timeout,
             max_payload_size: config.max_payload_size,
+            max_param_length: config.max_param_length,
             next_request_id: AtomicU64::new(1),
-            async_mode: match config.async_after {
-                None => None,
-                Some(after) => Some((
-                    after,
-                    Completer::new(
-                        config.bridge_response_token.clone(),
-                        DeliveryPolicy::default(),
-                    )?,
-                )),
-            },
+            async_mode: AsyncMode::from_config(config)?,
             in_flight,
             metrics,
             refresher,
@@ -484,6 +479,7 @@ impl Shared {
     }
 
     async fn resolve(&self, request: &AdapterRequest) -> Result<Arc<Resolved>, AdapterError> {
+        check_param_lengths(&request.data, self.max_param_length)?;
         let route = self.route(request.endpoint_name())?;
         tracing::Span::current().record("endpoint", route.canonical.as_str());
         let (params, fetch) = route
@@ -503,7 +499,10 @@ impl Shared {
             None => (fetch, None),
         };
         // The key is copied only when background refresh needs it after the lookup.
-        let refresh_key = self.refresher.as_ref().map(|_| key.clone());
+        let refresh_key = match &self.refresher {
+            Some(_) if route.endpoint.refreshable() => Some(key.clone()),
+            _ => None,
+        };
         let resolved =
             tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, fetch))
                 .await
@@ -518,7 +517,7 @@ impl Shared {
             }
         }
         if let (Some(refresher), Some(key)) = (&self.refresher, refresh_key) {
-            refresher.note(&key, &route.endpoint, &request.data, &resolved);
+            refresher.note(&key, &route.canonical, &route.endpoint, &resolved);
         }
         Ok(resolved)
     }
@@ -692,23 +691,19 @@ async fn answer(
         Some(_) => shared.route(request.endpoint_name()).ok().cloned(),
         None => None,
     };
-    let callback = request.response_url.as_deref().and_then(Callback::new);
-    let response = match (&shared.async_mode, callback) {
-        (Some((after, completer)), Some(callback)) => {
+    let accepted = match (&shared.async_mode, request.response_url.as_deref()) {
+        (Some(mode), Some(url)) => mode.accept(url).map(|accepted| (mode, accepted)),
+        _ => None,
+    };
+    let response = match accepted {
+        Some((mode, accepted)) => {
             let job_run_id = request.job_run_id();
             let in_flight = shared.in_flight.clone();
-            let shared = shared.clone();
-            let answer = async move { shared.respond(&request).await };
-            answer_or_defer(
-                answer,
-                *after,
-                completer.clone(),
-                callback,
-                job_run_id,
-                in_flight,
-            )
-            .await
-            .into()
+            let owner = shared.clone();
+            let answer = async move { owner.respond(&request).await };
+            mode.answer_or_defer(accepted, answer, job_run_id, in_flight)
+                .await
+                .into()
         }
         _ => shared.answer(&request).await,
     };

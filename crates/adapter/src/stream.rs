@@ -17,12 +17,24 @@
 //!   active parameter set are cache hits. Results for parameter sets nobody subscribed to
 //!   are dropped;
 //! - answers a request whose parameters have **no value yet** (a cache miss) with the latest
-//!   value streamed for them, or else waits for the first one up to
+//!   value streamed for them, or else waits for the next one up to
 //!   [`StreamSettings::first_value_timeout`], then answers 504 `AdapterTimeoutError`. There
 //!   is no HTTP fallback: an adapter that needs one registers an ordinary endpoint too;
+//! - **never answers a value older than `CACHE_MAX_AGE`**: each value keeps the time it was
+//!   received (its `providerDataReceivedUnixMs`); cache entries expire at that age (local
+//!   and Redis alike, [`crate::cache`]), and the latest value is not used once it is that
+//!   old, so a provider that stops pushing a pair makes its requests wait for a new value
+//!   (and time out), not read an old one. With `CACHE_MAX_AGE=0` every request waits for
+//!   the next value;
+//! - streaming endpoints are **left out of background refresh** (`CACHE_REFRESH_WINDOW_MS`,
+//!   [`crate::refresh`]): their values come from the provider's pushes, and re-storing the
+//!   latest one would only make it look younger than it is;
 //! - **unsubscribes** parameter sets not requested for [`StreamSettings::idle_ttl`]
 //!   (sending [`StreamEndpoint::unsubscribe`]) and forgets their values;
 //! - sends [`StreamEndpoint::heartbeat`] every [`StreamSettings::heartbeat_interval`];
+//! - drops a connection on which **no frame has arrived** for `WS_UNRESPONSIVE_TIMEOUT_MS`
+//!   (default 30 000; any frame counts, pings included), since a provider can stop sending
+//!   while the socket stays open, and reconnects;
 //! - on a dropped or failed connection **reconnects** with exponential backoff
 //!   ([`StreamSettings::backoff_min`] doubling up to [`StreamSettings::backoff_max`]) and
 //!   re-subscribes every active parameter set. Values streamed before the drop stay in the
@@ -34,6 +46,8 @@
 //! call (it takes a permit while waiting for its first value); cache hits do not. With
 //! `CACHE_TYPE=redis` the streamed values are written to Redis, so other instances read
 //! them, but each instance keeps its own connection and subscriptions.
+//!
+//! Logs show the stream's URL by scheme, host and port only: stream URLs often carry tokens.
 //!
 //! The connection task starts with the server and ends when the router is dropped.
 //! Messages are text: providers with binary protocols are not covered yet.
@@ -48,9 +62,11 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cache::{Cache, Fetch, Resolved, cache_key};
+use crate::config::Config;
 use crate::endpoint::{Context, DynEndpoint, Output, Params, parse_validated, unix_ms};
 use crate::error::AdapterError;
 use crate::protocol::Timestamps;
+use crate::secrets::url_origin;
 
 /// Longest wait for the WebSocket handshake before the attempt counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,8 +100,8 @@ pub trait StreamEndpoint: Send + Sync + 'static {
     }
 }
 
-/// Where and how a streaming endpoint connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where and how a streaming endpoint connects. `Debug` shows the URL's origin only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StreamSettings {
     /// The provider's WebSocket URL (typically from the environment, e.g. `WS_API_URL`).
     pub url: String,
@@ -123,6 +139,30 @@ impl StreamSettings {
     }
 }
 
+impl std::fmt::Debug for StreamSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            url,
+            first_value_timeout,
+            idle_ttl,
+            heartbeat_interval,
+            backoff_min,
+            backoff_max,
+            max_subscriptions,
+        } = self;
+        f.debug_struct("StreamSettings")
+            // Stream URLs often carry a token in their query.
+            .field("url", &url_origin(url))
+            .field("first_value_timeout", first_value_timeout)
+            .field("idle_ttl", idle_ttl)
+            .field("heartbeat_interval", heartbeat_interval)
+            .field("backoff_min", backoff_min)
+            .field("backoff_max", backoff_max)
+            .field("max_subscriptions", max_subscriptions)
+            .finish()
+    }
+}
+
 /// One active subscription.
 struct Subscription {
     subscribe: String,
@@ -137,6 +177,8 @@ struct Subscription {
 struct Hub {
     canonical: String,
     cache: Arc<dyn Cache>,
+    /// `CACHE_MAX_AGE`: older values are never answered.
+    max_age: Duration,
     /// By cache key. A std mutex: held only for map updates, never across an await.
     subscriptions: Mutex<HashMap<String, Subscription>>,
     values: broadcast::Sender<(String, Arc<Resolved>)>,
@@ -151,8 +193,12 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The latest value for `key`, unless it is `CACHE_MAX_AGE` old.
     fn latest(&self, key: &str) -> Option<Arc<Resolved>> {
-        self.lock().get(key).and_then(|s| s.latest.clone())
+        self.lock()
+            .get(key)
+            .and_then(|s| s.latest.clone())
+            .filter(|latest| !latest.time_to_live(self.max_age).is_zero())
     }
 }
 
@@ -183,11 +229,12 @@ impl<E: StreamEndpoint> Streaming<E> {
 }
 
 impl<E: StreamEndpoint> DynEndpoint for Streaming<E> {
-    fn attach(&self, canonical: &str, cache: &Arc<dyn Cache>) {
+    fn attach(&self, canonical: &str, cache: &Arc<dyn Cache>, config: &Config) {
         let (values, _) = broadcast::channel(VALUES_CAPACITY);
         let hub = Arc::new(Hub {
             canonical: canonical.to_owned(),
             cache: cache.clone(),
+            max_age: config.cache_max_age,
             subscriptions: Mutex::new(HashMap::new()),
             values,
         });
@@ -203,11 +250,16 @@ impl<E: StreamEndpoint> DynEndpoint for Streaming<E> {
             let task = Connection {
                 endpoint: self.endpoint.clone(),
                 settings: self.settings.clone(),
+                unresponsive_timeout: config.ws_unresponsive_timeout,
                 hub,
                 commands: receiver,
             };
             tokio::spawn(task.run());
         }
+    }
+
+    fn refreshable(&self) -> bool {
+        false
     }
 
     fn prepare(
@@ -300,6 +352,8 @@ enum Ended {
 struct Connection<E> {
     endpoint: Arc<E>,
     settings: StreamSettings,
+    /// `WS_UNRESPONSIVE_TIMEOUT_MS`.
+    unresponsive_timeout: Duration,
     hub: Arc<Hub>,
     commands: mpsc::UnboundedReceiver<Subscribe>,
 }
@@ -320,12 +374,12 @@ impl<E: StreamEndpoint> Connection<E> {
             };
             match socket {
                 Ok(Ok((socket, _))) => {
-                    tracing::info!(url = %self.settings.url, "stream connected");
+                    tracing::info!(url = %url_origin(&self.settings.url), "stream connected");
                     backoff = self.settings.backoff_min;
                     match self.serve(socket).await {
                         Ended::Stopped => return,
                         Ended::Dropped => {
-                            tracing::warn!(url = %self.settings.url, "stream dropped; reconnecting");
+                            tracing::warn!(url = %url_origin(&self.settings.url), "stream dropped; reconnecting");
                             // Values from a dead connection may be stale: once the cache
                             // entries expire, requests wait for values from the new one.
                             for subscription in self.hub.lock().values_mut() {
@@ -335,9 +389,11 @@ impl<E: StreamEndpoint> Connection<E> {
                     }
                 }
                 Ok(Err(error)) => {
-                    tracing::warn!(url = %self.settings.url, %error, "stream connection failed")
+                    tracing::warn!(url = %url_origin(&self.settings.url), %error, "stream connection failed")
                 }
-                Err(_) => tracing::warn!(url = %self.settings.url, "stream connection timed out"),
+                Err(_) => {
+                    tracing::warn!(url = %url_origin(&self.settings.url), "stream connection timed out")
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -379,9 +435,16 @@ impl<E: StreamEndpoint> Connection<E> {
         let sweep_every = (self.settings.idle_ttl / 4).max(Duration::from_millis(10));
         let mut sweep_tick = tokio::time::interval(sweep_every);
         sweep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_frame = tokio::time::Instant::now();
         loop {
+            // Config bounds the timeout; the fallback only keeps an overflow from panicking.
+            let silent_until = last_frame
+                .checked_add(self.unresponsive_timeout)
+                .unwrap_or_else(|| last_frame + Duration::from_secs(86_400));
             let outgoing: Vec<String> = tokio::select! {
-                message = socket.next() => match message {
+                message = socket.next() => {
+                    last_frame = tokio::time::Instant::now();
+                    match message {
                     Some(Ok(Message::Text(text))) => { self.handle(text.as_str()).await; continue }
                     Some(Ok(Message::Binary(bytes))) => {
                         if let Ok(text) = std::str::from_utf8(&bytes) {
@@ -396,7 +459,15 @@ impl<E: StreamEndpoint> Connection<E> {
                         tracing::warn!(%error, "stream read failed");
                         return Ended::Dropped;
                     }
-                },
+                }},
+                () = tokio::time::sleep_until(silent_until) => {
+                    tracing::warn!(
+                        url = %url_origin(&self.settings.url),
+                        silent_ms = self.unresponsive_timeout.as_millis(),
+                        "no frame from the stream within WS_UNRESPONSIVE_TIMEOUT_MS"
+                    );
+                    return Ended::Dropped;
+                }
                 command = self.commands.recv() => match command {
                     None => {
                         let _ = socket.close(None).await;

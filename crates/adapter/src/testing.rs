@@ -21,8 +21,8 @@
 //! Helpers panic with a message instead of returning errors: they are for tests.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -265,6 +265,8 @@ pub struct ReceivedPatch {
 
 struct ReceiverState {
     patches: mpsc::UnboundedSender<ReceivedPatch>,
+    /// Every request, PATCH or not, on any path.
+    requests: AtomicUsize,
     failures_left: AtomicUsize,
     status: StatusCode,
 }
@@ -279,7 +281,8 @@ struct ReceiverState {
 ///
 /// let mut node = NodeReceiver::start().await;
 /// let response_url = node.url("/v2/resume/6b0e9a0e-8f0b-4a4e-9d5c-5e1f1c7f6c11");
-/// // ... request the adapter with "responseURL": response_url and ASYNC_AFTER_MS set ...
+/// // ... request the adapter with "responseURL": response_url, ASYNC_AFTER_MS set and
+/// // ASYNC_ALLOWED_ORIGINS = node.origin() ...
 /// let patch = node.next_patch(Duration::from_secs(5)).await;
 /// assert_eq!(patch.body["value"]["statusCode"], 200);
 /// # }
@@ -288,6 +291,7 @@ pub struct NodeReceiver {
     server: Server,
     url: String,
     patches: mpsc::UnboundedReceiver<ReceivedPatch>,
+    state: Arc<ReceiverState>,
 }
 
 impl NodeReceiver {
@@ -301,21 +305,39 @@ impl NodeReceiver {
         let (sender, patches) = mpsc::unbounded_channel();
         let state = Arc::new(ReceiverState {
             patches: sender,
+            requests: AtomicUsize::new(0),
             failures_left: AtomicUsize::new(failures),
             status: StatusCode::from_u16(status)
                 .unwrap_or_else(|e| panic!("invalid receiver status {status}: {e}")),
         });
+        let counted = state.clone();
         let router = Router::new()
             .route("/v2/resume/{id}", patch(record_patch))
             .route("/v2/runs/{id}", patch(record_patch))
-            .with_state(state);
+            .with_state(state.clone())
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                counted.requests.fetch_add(1, Ordering::SeqCst);
+                async move { next.run(request).await }
+            }));
         let server = Server::start(router).await;
         let url = format!("http://{}", server.addr);
         Self {
             server,
             url,
             patches,
+            state,
         }
+    }
+
+    /// Its origin, `http://127.0.0.1:<port>`: what `ASYNC_ALLOWED_ORIGINS` lists to let
+    /// the adapter send answers here.
+    pub fn origin(&self) -> &str {
+        &self.url
+    }
+
+    /// Requests received so far, of any method and path (not only recorded PATCHes).
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
     }
 
     /// The full URL of `path` on this receiver, to send as `responseURL`.
@@ -368,4 +390,58 @@ async fn record_patch(
     } else {
         state.status
     }
+}
+
+/// Everything this process logs from the first [`capture_logs`] call on, as JSON lines.
+#[derive(Clone)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// The lines captured so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// Writes one formatted event into the capture buffer.
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every log line of this process at `trace`, through the same filter and JSON
+/// format [`Adapter::serve`] uses, including records of dependencies that log through the
+/// `log` crate; installs itself as the global subscriber on the first call (later calls
+/// share it). For tests that check what is logged, e.g. that no secret ever is.
+pub fn capture_logs() -> CapturedLogs {
+    static CAPTURED: OnceLock<CapturedLogs> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let logs = CapturedLogs(Arc::default());
+            let buffer = logs.0.clone();
+            let filter = crate::secrets::log_filter("trace")
+                .unwrap_or_else(|e| panic!("trace is a valid filter: {e}"));
+            let installed = tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(filter)
+                .with_writer(move || CaptureWriter(buffer.clone()))
+                .try_init();
+            if let Err(error) = installed {
+                panic!("capture_logs must install the first global subscriber: {error}");
+            }
+            logs
+        })
+        .clone()
 }

@@ -59,6 +59,11 @@ async fn start(vars: &[(&str, &str)]) -> (TestAdapter, Arc<AtomicUsize>) {
     )
 }
 
+/// The variable that lets the adapter send answers to `node`.
+fn allow(node: &NodeReceiver) -> (&'static str, &str) {
+    ("ASYNC_ALLOWED_ORIGINS", node.origin())
+}
+
 /// Sends `body` and returns the answer and how long it took.
 async fn timed(ea: &TestAdapter, body: Value) -> (TestResponse, Duration) {
     let started = Instant::now();
@@ -91,7 +96,7 @@ fn assert_synchronous(response: &TestResponse, result: u64) {
 #[tokio::test]
 async fn slow_answer_to_a_resume_url_is_pending_then_patched_as_value() {
     let mut node = NodeReceiver::start().await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "100")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "100"), allow(&node)]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     let (response, took) = timed(
         &ea,
@@ -121,6 +126,7 @@ async fn slow_answer_to_a_runs_url_is_patched_classic_with_the_token() {
     let mut node = NodeReceiver::start().await;
     let (ea, _) = start(&[
         ("ASYNC_AFTER_MS", "100"),
+        allow(&node),
         ("BRIDGE_RESPONSE_TOKEN", "incoming-secret"),
     ])
     .await;
@@ -151,7 +157,12 @@ async fn slow_answer_to_a_runs_url_is_patched_classic_with_the_token() {
 #[tokio::test]
 async fn the_token_is_sent_to_resume_urls_too() {
     let mut node = NodeReceiver::start().await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), ("BRIDGE_RESPONSE_TOKEN", "t")]).await;
+    let (ea, _) = start(&[
+        ("ASYNC_AFTER_MS", "50"),
+        allow(&node),
+        ("BRIDGE_RESPONSE_TOKEN", "t"),
+    ])
+    .await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     let (response, _) = timed(&ea, json!({"data": {"ms": 600}, "responseURL": url})).await;
     assert_pending(&response, "1");
@@ -164,7 +175,7 @@ async fn the_token_is_sent_to_resume_urls_too() {
 #[tokio::test]
 async fn upstream_errors_are_patched_in_both_forms() {
     let mut node = NodeReceiver::start().await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
 
     let resume = node.url(&format!("/v2/resume/{UUID}"));
     let body = json!({"id": "e1", "data": {"ms": 600, "fail": true}, "responseURL": resume});
@@ -189,7 +200,7 @@ async fn upstream_errors_are_patched_in_both_forms() {
 #[tokio::test]
 async fn server_errors_from_the_node_are_retried_until_delivered() {
     let mut node = NodeReceiver::failing(2, 200).await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     assert_pending(
         &ea.request(json!({"data": {"ms": 500}, "responseURL": url}))
@@ -211,7 +222,7 @@ async fn server_errors_from_the_node_are_retried_until_delivered() {
 #[tokio::test]
 async fn client_errors_from_the_node_are_not_retried() {
     let mut node = NodeReceiver::failing(0, 404).await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
     let url = node.url("/v2/runs/gone");
     assert_pending(
         &ea.request(json!({"data": {"ms": 500}, "responseURL": url}))
@@ -226,7 +237,7 @@ async fn client_errors_from_the_node_are_not_retried() {
 #[tokio::test]
 async fn delivery_gives_up_after_the_attempt_limit() {
     let mut node = NodeReceiver::failing(usize::MAX, 200).await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     assert_pending(
         &ea.request(json!({"data": {"ms": 500}, "responseURL": url}))
@@ -243,7 +254,7 @@ async fn delivery_gives_up_after_the_attempt_limit() {
 #[tokio::test]
 async fn a_fast_answer_is_synchronous_and_not_patched() {
     let mut node = NodeReceiver::start().await;
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "1000")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "1000"), allow(&node)]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     let response = ea
         .request(json!({"data": {"ms": 20}, "responseURL": url}))
@@ -257,7 +268,7 @@ async fn without_a_response_url_or_async_after_ms_answers_are_synchronous() {
     let mut node = NodeReceiver::start().await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
 
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
     let (response, took) = timed(&ea, json!({"data": {"ms": 300}})).await;
     assert_synchronous(&response, 300);
     assert!(took >= Duration::from_millis(300), "{took:?}");
@@ -269,7 +280,7 @@ async fn without_a_response_url_or_async_after_ms_answers_are_synchronous() {
     assert_synchronous(&response, 301);
 
     // A URL of neither known form: its receiver's format is unknown, so no PATCH.
-    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
     let other = node.url("/v2/jobs/x");
     let response = ea
         .request(json!({"data": {"ms": 302}, "responseURL": other}))
@@ -281,7 +292,7 @@ async fn without_a_response_url_or_async_after_ms_answers_are_synchronous() {
 #[tokio::test]
 async fn the_background_fetch_is_shared_with_later_requests() {
     let mut node = NodeReceiver::start().await;
-    let (ea, fetches) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let (ea, fetches) = start(&[("ASYNC_AFTER_MS", "50"), allow(&node)]).await;
     let url = node.url(&format!("/v2/resume/{UUID}"));
     let params = json!({"ms": 600});
     assert_pending(
@@ -294,4 +305,90 @@ async fn the_background_fetch_is_shared_with_later_requests() {
     assert_synchronous(&response, 600);
     assert_eq!(node.next_patch(ARRIVAL).await.body["value"]["result"], 600);
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_response_url_outside_the_allowed_origins_is_answered_synchronously_and_never_contacted()
+{
+    let allowed = NodeReceiver::start().await;
+    let mut stranger = NodeReceiver::start().await;
+    let (ea, fetches) = start(&[
+        ("ASYNC_AFTER_MS", "50"),
+        ("BRIDGE_RESPONSE_TOKEN", "bridge-secret"),
+        allow(&allowed),
+    ])
+    .await;
+    // Same host as the allowed origin, another port: a different origin.
+    let url = stranger.url(&format!("/v2/resume/{UUID}"));
+    let (response, took) = timed(
+        &ea,
+        json!({"id": "s1", "data": {"ms": 300}, "responseURL": url}),
+    )
+    .await;
+    assert_synchronous(&response, 300);
+    assert_eq!(response.body["jobRunID"], "s1");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    // Past every async timing: the answer, a PATCH and its retries would all be due.
+    stranger.assert_no_patch(Duration::from_millis(1000)).await;
+    assert_eq!(stranger.requests(), 0, "the stranger's URL got a request");
+    assert_eq!(allowed.requests(), 0);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn without_allowed_origins_async_is_off_and_a_warning_is_logged_at_start_up() {
+    let logs = offchain_adapter::testing::capture_logs();
+    let mut node = NodeReceiver::start().await;
+    let (ea, _) = start(&[("ASYNC_AFTER_MS", "50")]).await;
+    let url = node.url(&format!("/v2/resume/{UUID}"));
+    let response = ea
+        .request(json!({"data": {"ms": 303}, "responseURL": url}))
+        .await;
+    assert_synchronous(&response, 303);
+    node.assert_no_patch(Duration::from_millis(500)).await;
+    assert_eq!(node.requests(), 0);
+    let warned = logs.text().lines().any(|line| {
+        line.contains("\"level\":\"WARN\"")
+            && line.contains("ASYNC_ALLOWED_ORIGINS")
+            && line.contains("ASYNC_AFTER_MS")
+    });
+    assert!(warned, "no start-up warning in:\n{}", logs.text());
+}
+
+#[tokio::test]
+async fn past_the_in_flight_cap_requests_are_answered_synchronously() {
+    let mut node = NodeReceiver::start().await;
+    let (ea, _) = start(&[
+        ("ASYNC_AFTER_MS", "50"),
+        ("ASYNC_MAX_IN_FLIGHT", "1"),
+        allow(&node),
+    ])
+    .await;
+    let url = node.url(&format!("/v2/resume/{UUID}"));
+    let first = ea
+        .request(json!({"id": "a", "data": {"ms": 900}, "responseURL": url}))
+        .await;
+    assert_pending(&first, "a");
+    // The first answer still owes its PATCH: no slot for a second one.
+    let (second, took) = timed(
+        &ea,
+        json!({"id": "b", "data": {"ms": 300}, "responseURL": url}),
+    )
+    .await;
+    assert_synchronous(&second, 300);
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert_eq!(
+        node.next_patch(ARRIVAL).await.body["value"]["jobRunID"],
+        "a"
+    );
+    node.assert_no_patch(Duration::from_millis(500)).await;
+    // Once delivered, the slot is free again.
+    let third = ea
+        .request(json!({"id": "c", "data": {"ms": 500}, "responseURL": url}))
+        .await;
+    assert_pending(&third, "c");
+    assert_eq!(
+        node.next_patch(ARRIVAL).await.body["value"]["jobRunID"],
+        "c"
+    );
 }

@@ -299,8 +299,12 @@ async fn rate_limit_queue_is_a_gauge() {
 #[tokio::test]
 async fn async_answers_in_flight_are_a_gauge() {
     let upstream = provider().await;
-    let ea = start("metrics-async", &upstream, &[("ASYNC_AFTER_MS", "50")]).await;
     let mut node = NodeReceiver::start().await;
+    let vars = [
+        ("ASYNC_AFTER_MS", "50"),
+        ("ASYNC_ALLOWED_ORIGINS", node.origin()),
+    ];
+    let ea = start("metrics-async", &upstream, &vars).await;
     let url = node.url("/v2/resume/6b0e9a0e-8f0b-4a4e-9d5c-5e1f1c7f6c11");
     let answer = ea
         .request(json!({"data": {"coin": "SLOW"}, "responseURL": url}))

@@ -281,3 +281,43 @@ async fn dropped_connections_are_retried_then_502() {
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
     server.abort();
 }
+
+#[tokio::test]
+async fn overlong_parameter_values_are_refused_before_any_upstream_call() {
+    let (upstream, ea) = start(&[]).await;
+    // The default limit is 1 024 bytes per parameter value.
+    let long = "E".repeat(1025);
+    let refused = ea.request(json!({"id": "7", "data": {"coin": long}})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["jobRunID"], "7");
+    assert_eq!(refused.body["error"]["name"], "AdapterInputError");
+    let message = refused.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("`coin`"), "{message}");
+    assert!(message.contains("MAX_PARAM_LENGTH"), "{message}");
+    // Parameters the endpoint ignores count too: they are held while the request is.
+    let padded = ea
+        .request(json!({"data": {"coin": "ETH", "note": ["x", "y".repeat(1024)]}}))
+        .await;
+    assert_eq!(padded.status, 400, "{}", padded.body);
+    assert!(
+        padded.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`note`")),
+        "{}",
+        padded.body
+    );
+    let long_name = json!({"data": {"coin": "ETH", "n".repeat(256): 1}});
+    assert_eq!(ea.request(long_name).await.status, 400);
+    assert_eq!(upstream.hits(), 0);
+    let at_limit = ea.request(price(&"E".repeat(1024))).await;
+    assert_eq!(at_limit.status, 200, "{}", at_limit.body);
+    assert_eq!(upstream.hits(), 1);
+
+    let (upstream, ea) = start(&[("MAX_PARAM_LENGTH", "3")]).await;
+    let small = ea.request(price("ETH")).await;
+    assert_eq!(small.status, 200, "{}", small.body);
+    assert_eq!(ea.request(price("USDT")).await.status, 400);
+    assert_eq!(upstream.hits(), 1);
+}

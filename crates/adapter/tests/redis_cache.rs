@@ -3,7 +3,7 @@
 //! away at runtime does not take the adapter down.
 //!
 //! Tests that need Redis print `skipping: no Redis at 127.0.0.1:6379` and pass when it is
-//! not running. Each test uses its own adapter name, which namespaces its keys, so tests
+//! not running, except under CI (the `CI` variable set), where they fail. Each test uses its own adapter name, which namespaces its keys, so tests
 //! run in parallel against one Redis.
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config};
+use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config, unreachable_url};
 use offchain_adapter::{Adapter, AdapterError, HttpEndpoint, Output, StartError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,7 +23,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-const REDIS_ADDR: &str = "127.0.0.1:6379";
+mod common;
+use common::REDIS_ADDR;
+
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 #[derive(Deserialize, Serialize)]
@@ -91,13 +93,21 @@ fn adapter(name: &str, upstream: &MockUpstream) -> Adapter {
 }
 
 async fn redis_is_running() -> bool {
-    let connected = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(REDIS_ADDR));
-    if matches!(connected.await, Ok(Ok(_))) {
-        true
-    } else {
-        println!("skipping: no Redis at {REDIS_ADDR}");
-        false
-    }
+    common::redis_answers().await
+}
+
+#[tokio::test]
+#[should_panic(expected = "CI must provide it")]
+async fn under_ci_a_missing_service_fails_instead_of_skipping() {
+    let nothing_there = unreachable_url().await;
+    common::service_answers("Redis", nothing_there.trim_start_matches("http://"), true).await;
+}
+
+#[tokio::test]
+async fn outside_ci_a_missing_service_is_skipped() {
+    let nothing_there = unreachable_url().await;
+    let addr = nothing_there.trim_start_matches("http://");
+    assert!(!common::service_answers("Redis", addr, false).await);
 }
 
 async fn redis_adapter(
@@ -434,4 +444,49 @@ async fn put_values_are_read_by_get_or_fetch() {
     let got = cache.get_or_fetch("k".into(), fetch(&calls)).await;
     assert_eq!(got.map(|r| r.result().clone()), Ok(json!("fetched")));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the put value expired");
+}
+
+#[tokio::test]
+async fn entries_expire_by_the_age_of_their_data() {
+    use offchain_adapter::cache::{Cache, Fetch, Resolved};
+    use offchain_adapter::protocol::Timestamps;
+    use offchain_adapter::redis_cache::RedisCache;
+
+    if !redis_is_running().await {
+        return;
+    }
+    let max_age = Duration::from_millis(1000);
+    let cache = RedisCache::connect(REDIS_URL, &unique_name("aged"), max_age)
+        .await
+        .unwrap_or_else(|e| panic!("Redis answers: {e}"));
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    // A value received 800 ms ago (a streamed one, say) has 200 ms left, whenever stored.
+    let received = now_ms - 800;
+    let timestamps = Timestamps {
+        provider_data_requested_unix_ms: received,
+        provider_data_received_unix_ms: received,
+    };
+    let aged = Resolved::new(json!(1), serde_json::Map::new(), timestamps);
+    cache.put("k".to_owned(), Arc::new(aged)).await;
+    let fresh = || -> Fetch {
+        Box::pin(async {
+            Ok(Resolved::new(
+                json!(2),
+                serde_json::Map::new(),
+                Timestamps::default(),
+            ))
+        })
+    };
+    let stored = cache.get_or_fetch("k".to_owned(), fresh()).await;
+    assert_eq!(stored.map(|r| r.result().clone()), Ok(json!(1)));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later = cache.get_or_fetch("k".to_owned(), fresh()).await;
+    assert_eq!(
+        later.map(|r| r.result().clone()),
+        Ok(json!(2)),
+        "the aged entry expired"
+    );
 }

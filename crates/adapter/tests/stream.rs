@@ -212,10 +212,14 @@ fn settings(provider: &Provider) -> StreamSettings {
 }
 
 async fn start(settings: StreamSettings) -> TestAdapter {
+    start_with(settings, &[]).await
+}
+
+async fn start_with(settings: StreamSettings, vars: &[(&str, &str)]) -> TestAdapter {
     let adapter = Adapter::new("ticker")
         .stream_endpoint(&["price", "ticker"], Ticker, settings)
         .default_endpoint("price");
-    TestAdapter::start(adapter, test_config(&[])).await
+    TestAdapter::start(adapter, test_config(vars)).await
 }
 
 async fn price(ea: &TestAdapter, coin: &str) -> TestResponse {
@@ -411,4 +415,99 @@ async fn the_connection_closes_when_the_adapter_is_dropped() {
             Duration::from_millis(300),
         )
         .await;
+}
+
+#[tokio::test]
+async fn a_stream_without_incoming_frames_is_reconnected() {
+    let mut provider = Provider::start().await;
+    let ea = start_with(
+        settings(&provider),
+        &[("WS_UNRESPONSIVE_TIMEOUT_MS", "600")],
+    )
+    .await;
+    assert_eq!(price(&ea, "ETH").await.body["result"], json!(100));
+    // A provider that keeps frames coming keeps its connection, for twice the timeout.
+    for n in 0..12 {
+        provider.control(Control::Push(
+            json!({"coin": "ETH", "price": n}).to_string(),
+        ));
+        provider
+            .expect_none(|e| *e == Event::Connected(2), Duration::from_millis(100))
+            .await;
+    }
+    // Then it goes silent with the socket open: the adapter gives up on it and reconnects.
+    provider.expect(|e| *e == Event::Connected(2), WAIT).await;
+    provider
+        .expect(
+            |e| matches!(e, Event::Received(2, t) if *t == subscribe_frame("ETH")),
+            WAIT,
+        )
+        .await;
+}
+
+/// Asks for ETH every 50 ms for `period` and checks that no 200 carries a value older than
+/// `max_age_ms` when it was asked for; returns how many requests found no fresh value.
+async fn assert_never_stale(ea: &TestAdapter, max_age_ms: u64, period: Duration) -> usize {
+    let unix_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default()
+    };
+    let until = tokio::time::Instant::now() + period;
+    let mut without_value = 0;
+    while tokio::time::Instant::now() < until {
+        let asked_ms = unix_ms();
+        let answer = price(ea, "ETH").await;
+        match answer.status {
+            200 => {
+                let received = answer.body["timestamps"]["providerDataReceivedUnixMs"]
+                    .as_u64()
+                    .unwrap_or_default();
+                assert!(
+                    received + max_age_ms > asked_ms,
+                    "stale value served: received {} ms before it was asked for: {}",
+                    asked_ms.saturating_sub(received),
+                    answer.body
+                );
+            }
+            504 => without_value += 1,
+            other => panic!("unexpected answer {other}: {}", answer.body),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    without_value
+}
+
+#[tokio::test]
+async fn a_streamed_value_older_than_cache_max_age_is_never_answered() {
+    let provider = Provider::start().await;
+    let quick = StreamSettings {
+        first_value_timeout: Duration::from_millis(200),
+        ..settings(&provider)
+    };
+    let ea = start_with(quick, &[("CACHE_MAX_AGE", "600")]).await;
+    // One value at subscription, then the provider stays silent on ETH.
+    assert_eq!(price(&ea, "ETH").await.body["result"], json!(100));
+    let without_value = assert_never_stale(&ea, 600, Duration::from_millis(1500)).await;
+    assert!(without_value > 0, "the old value was served all along");
+}
+
+#[tokio::test]
+async fn streaming_endpoints_are_left_out_of_background_refresh() {
+    let provider = Provider::start().await;
+    let quick = StreamSettings {
+        first_value_timeout: Duration::from_millis(200),
+        ..settings(&provider)
+    };
+    let vars = [
+        ("CACHE_MAX_AGE", "600"),
+        ("CACHE_REFRESH_WINDOW_MS", "5000"),
+    ];
+    let ea = start_with(quick, &vars).await;
+    assert_eq!(price(&ea, "ETH").await.body["result"], json!(100));
+    // A refresh would write the last streamed value again with a new time to live, so it
+    // would be served past its age.
+    let without_value = assert_never_stale(&ea, 600, Duration::from_millis(1500)).await;
+    assert!(without_value > 0, "the old value was served all along");
 }

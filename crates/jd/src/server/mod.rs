@@ -32,8 +32,9 @@ use crate::service::{JobDistributor, OpenError};
 use health::Health;
 
 /// Largest message the server accepts or sends: big batches and long lists exceed gRPC's
-/// 4 MiB default.
-pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// 4 MiB default. Above 64 MiB because the largest `BatchProposeJob` answer carries 64 MiB
+/// of specs (`limits::MAX_BATCH_BYTES`) plus a few hundred bytes per node.
+pub const MAX_MESSAGE_SIZE: usize = 80 * 1024 * 1024;
 
 /// What a server needs to start.
 #[derive(Debug, Clone)]
