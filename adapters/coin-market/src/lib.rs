@@ -1,16 +1,18 @@
 //! The coin/market price adapter: `GET {API_URL}/api?coin=ETH&market=USD` with header
 //! `API_KEY`, answering the provider's JSON as `data` and its `price` as `result`.
 
+use offchain_adapter::normalize::uppercase;
 use offchain_adapter::{Adapter, AdapterError, Config, ConfigError, HttpEndpoint, Output};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Parameters of the `price` endpoint.
+/// Parameters of the `price` endpoint. Symbols are upper-cased as they are read, so `eth`
+/// and `ETH` share one cache entry and one provider call.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct PriceParams {
-    #[serde(alias = "base", alias = "from")]
+    #[serde(alias = "base", alias = "from", deserialize_with = "uppercase")]
     pub coin: String,
-    #[serde(alias = "quote", alias = "to")]
+    #[serde(alias = "quote", alias = "to", deserialize_with = "uppercase")]
     pub market: String,
 }
 

@@ -89,6 +89,26 @@ async fn parameter_aliases_and_endpoint_alias() {
 }
 
 #[tokio::test]
+async fn symbols_in_any_case_share_one_cache_entry_and_one_upstream_call() {
+    let (upstream, seen, ea) = start("secret").await;
+    for data in [
+        json!({"coin": "eth", "market": "usd"}),
+        json!({"coin": "ETH", "market": "USD"}),
+        json!({"base": "Eth", "quote": "uSd"}),
+    ] {
+        let r = ea.request(json!({"data": data.clone()})).await;
+        assert_eq!(r.status, 200, "{data}: {:?}", r.body);
+        assert_eq!(r.body["result"], 467.85);
+    }
+    assert_eq!(upstream.hits(), 1, "one cache entry for every spelling");
+    let seen = seen.lock().expect("not poisoned").clone();
+    assert_eq!(
+        seen[0].0, "coin=ETH&market=USD",
+        "the provider gets upper case"
+    );
+}
+
+#[tokio::test]
 async fn missing_parameter_is_named() {
     let (upstream, _seen, ea) = start("secret").await;
     let r = ea.request(json!({"data": {"coin": "ETH"}})).await;

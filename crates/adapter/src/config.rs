@@ -122,6 +122,16 @@ pub struct Config {
     /// `MAX_PARAM_LENGTH`, default 1 024: the most bytes of text one request parameter may
     /// hold (strings and object keys within it counted together); longer → 400.
     pub max_param_length: usize,
+    /// `EA_HEADER_TIMEOUT_MS`, default 10 000: a connection that has not sent a request's
+    /// complete headers this long after it opened or after its previous answer is closed
+    /// (so idle keep-alive connections close after it too).
+    pub header_timeout: Duration,
+    /// `EA_BODY_TIMEOUT_MS`, default 10 000: a request whose body has not fully arrived this
+    /// long after its headers is answered 408 and its connection closed.
+    pub body_timeout: Duration,
+    /// `EA_MAX_CONNECTIONS`, default 10 000 (at most 1 000 000): connections served at once;
+    /// further clients wait in the listen backlog until one closes.
+    pub max_connections: usize,
     /// Every variable, for [`Config::required`]; `Debug` redacts secrets.
     vars: Vars,
 }
@@ -182,7 +192,7 @@ impl Config {
             api_timeout: parsed.millis("API_TIMEOUT", 30_000)?,
             cache_type: parsed.cache_type()?,
             cache_redis_url: parsed.redis_url()?,
-            cache_max_age: Duration::from_millis(parsed.parse("CACHE_MAX_AGE", 90_000)?),
+            cache_max_age: parsed.bounded_millis("CACHE_MAX_AGE", 90_000)?,
             cache_max_items: parsed.parse("CACHE_MAX_ITEMS", 10_000)?,
             max_payload_size: parsed.parse("MAX_PAYLOAD_SIZE_LIMIT", 1_000_000)?,
             log_level: parsed.log_level()?,
@@ -208,6 +218,9 @@ impl Config {
                 MAX_WS_UNRESPONSIVE_TIMEOUT_MS,
             )?),
             max_param_length: parsed.in_range("MAX_PARAM_LENGTH", 1_024, usize::MAX)?,
+            header_timeout: parsed.millis("EA_HEADER_TIMEOUT_MS", 10_000)?,
+            body_timeout: parsed.millis("EA_BODY_TIMEOUT_MS", 10_000)?,
+            max_connections: parsed.max_connections()?,
             vars: Vars(vars),
         })
     }
@@ -246,6 +259,14 @@ const MAX_WS_UNRESPONSIVE_TIMEOUT_MS: u64 = 86_400_000;
 /// Upper bound of `BATCH_WINDOW_MS`.
 const MAX_BATCH_WINDOW_MS: u64 = 1000;
 
+/// Upper bound of every other duration in ms (`API_TIMEOUT`, `CACHE_MAX_AGE`, …): 7 days.
+/// Far beyond any sensible setting, so a typo is caught, and far below where adding the
+/// duration to a clock reading or the cache's TTL would overflow and panic.
+pub const MAX_DURATION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Upper bound of `EA_MAX_CONNECTIONS`: beyond any descriptor limit a host grants.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
 struct Parser<'a> {
     vars: &'a HashMap<String, String>,
 }
@@ -274,13 +295,27 @@ impl Parser<'_> {
         }
     }
 
+    /// A duration in ms from 1 to [`MAX_DURATION_MS`].
     fn millis(&self, variable: &str, default: u64) -> Result<Duration, ConfigError> {
-        let ms: u64 = self.parse(variable, default)?;
-        if ms == 0 {
+        let duration = self.bounded_millis(variable, default)?;
+        if duration.is_zero() {
             return Err(ConfigError::Invalid {
                 variable: variable.to_owned(),
                 value: "0".to_owned(),
                 reason: "must be at least 1 ms".to_owned(),
+            });
+        }
+        Ok(duration)
+    }
+
+    /// A duration in ms from 0 to [`MAX_DURATION_MS`].
+    fn bounded_millis(&self, variable: &str, default: u64) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parse(variable, default)?;
+        if ms > MAX_DURATION_MS {
+            return Err(ConfigError::Invalid {
+                variable: variable.to_owned(),
+                value: ms.to_string(),
+                reason: format!("must be at most {MAX_DURATION_MS} ms (7 days)"),
             });
         }
         Ok(Duration::from_millis(ms))
@@ -290,8 +325,20 @@ impl Parser<'_> {
     fn optional_millis(&self, variable: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get(variable) {
             None => Ok(None),
-            Some(_) => Ok(Some(Duration::from_millis(self.parse(variable, 0)?))),
+            Some(_) => Ok(Some(self.bounded_millis(variable, 0)?)),
         }
+    }
+
+    fn max_connections(&self) -> Result<usize, ConfigError> {
+        let connections: usize = self.parse("EA_MAX_CONNECTIONS", 10_000)?;
+        if !(1..=MAX_CONNECTIONS).contains(&connections) {
+            return Err(ConfigError::Invalid {
+                variable: "EA_MAX_CONNECTIONS".to_owned(),
+                value: connections.to_string(),
+                reason: format!("must be between 1 and {MAX_CONNECTIONS}"),
+            });
+        }
+        Ok(connections)
     }
 
     fn capacity(&self, variable: &str) -> Result<Option<NonZeroU32>, ConfigError> {

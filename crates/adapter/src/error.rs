@@ -19,8 +19,12 @@ pub enum AdapterError {
     #[error("unknown endpoint `{0}`")]
     UnknownEndpoint(String),
     /// The HTTP method is not served at this path (405).
-    #[error("method {0} is not allowed here; requests are `POST /`")]
+    #[error("method {0} is not allowed here; the adapter serves `POST /` and `GET /health`")]
     MethodNotAllowed(String),
+    /// The request body did not arrive within `EA_BODY_TIMEOUT_MS` (408); the connection
+    /// is closed after the answer.
+    #[error("the request body did not arrive within {limit_ms} ms")]
+    BodyTimeout { limit_ms: u128 },
     /// The request body is larger than `MAX_PAYLOAD_SIZE_LIMIT` (413).
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -72,6 +76,7 @@ impl AdapterError {
             Self::Input { .. } => 400,
             Self::UnknownEndpoint(_) => 404,
             Self::MethodNotAllowed(_) => 405,
+            Self::BodyTimeout { .. } => 408,
             Self::PayloadTooLarge { .. } => 413,
             Self::RateLimited(_) => 429,
             Self::Provider { .. } | Self::Connection(_) => 502,
@@ -86,6 +91,7 @@ impl AdapterError {
             Self::Input { .. }
             | Self::UnknownEndpoint(_)
             | Self::MethodNotAllowed(_)
+            | Self::BodyTimeout { .. }
             | Self::PayloadTooLarge { .. } => "AdapterInputError",
             Self::RateLimited(_) => "AdapterRateLimitError",
             Self::Provider { .. } => "AdapterDataProviderError",
@@ -128,6 +134,11 @@ mod tests {
             (
                 AdapterError::UnknownEndpoint("x".into()),
                 404,
+                "AdapterInputError",
+            ),
+            (
+                AdapterError::BodyTimeout { limit_ms: 1 },
+                408,
                 "AdapterInputError",
             ),
             (

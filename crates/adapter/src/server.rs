@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -9,11 +10,12 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::FutureExt;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -21,6 +23,7 @@ use crate::async_completion::{AsyncMode, Drained, InFlight, in_flight};
 use crate::batch::{BatchHttpEndpoint, Batched};
 use crate::cache::{Cache, Fetch, LocalCache, NoCache, Resolved, cache_key};
 use crate::config::{CacheType, Config, ConfigError};
+use crate::connections::{self, ConnectionLimits};
 use crate::endpoint::{Context, DynEndpoint, Endpoint, Erased, Http, HttpEndpoint};
 use crate::error::AdapterError;
 use crate::metrics::{EndpointMetrics, Metrics, MetricsError};
@@ -59,8 +62,6 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
     #[error("could not start the async runtime (EA_THREADS): {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -170,7 +171,7 @@ impl Adapter {
         });
         let adapter = Router::new()
             .route("/", post(answer_request).fallback(method_not_allowed))
-            .route("/health", get(health))
+            .route("/health", get(health).fallback(method_not_allowed))
             .fallback(unknown_route)
             .layer(DefaultBodyLimit::max(config.max_payload_size))
             .with_state(shared);
@@ -223,15 +224,17 @@ impl Adapter {
             .map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(adapter = %name, %addr, "listening");
-        let served = axum::serve(listener, routers.adapter)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartError::Serve);
+        connections::serve(
+            listener,
+            routers.adapter,
+            ConnectionLimits::from_config(&config),
+            shutdown,
+        )
+        .await;
         // Scrapes have nothing to wait for; the metrics listener stops with the adapter's.
         if let Some(metrics_server) = metrics_server {
             metrics_server.abort();
         }
-        served?;
         // Nodes suspended on a `pending` answer wait for its PATCH; leaving now would strand
         // them until their task times out.
         if tokio::time::timeout(SHUTDOWN_DRAIN_LIMIT, drained.wait())
@@ -257,11 +260,13 @@ async fn serve_metrics(
         .map_err(|source| StartError::MetricsBind { addr, source })?;
     let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(adapter = %name, %addr, "serving metrics at /metrics");
-    Ok(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, metrics).await {
-            tracing::error!(%error, "metrics server failed");
-        }
-    }))
+    let limits = ConnectionLimits::from_config(config);
+    Ok(tokio::spawn(connections::serve(
+        listener,
+        metrics,
+        limits,
+        std::future::pending(),
+    )))
 }
 
 fn init_logging(config: &Config) -> Result<(), StartError> {
@@ -332,6 +337,8 @@ struct Shared {
     max_payload_size: usize,
     /// `MAX_PARAM_LENGTH`.
     max_param_length: usize,
+    /// `EA_BODY_TIMEOUT_MS`.
+    body_timeout: Duration,
     next_request_id: AtomicU64,
     /// `ASYNC_AFTER_MS`, the allowed origins and the PATCH sender; `None` never goes async.
     async_mode: Option<AsyncMode>,
@@ -431,12 +438,22 @@ impl Shared {
             adapter_timeout,
             max_payload_size: config.max_payload_size,
             max_param_length: config.max_param_length,
+            body_timeout: config.body_timeout,
             next_request_id: AtomicU64::new(1),
             async_mode: AsyncMode::from_config(config)?,
             in_flight,
             metrics,
             refresher,
         })
+    }
+
+    /// The route `request` names: top-level `endpoint`, else `data.endpoint`, which must be
+    /// a string too (a non-string top-level one already fails the body's parse).
+    fn route_for(&self, request: &AdapterRequest) -> Result<&Arc<Route>, AdapterError> {
+        match request.data.get("endpoint") {
+            None | Some(Value::Null | Value::String(_)) => self.route(request.endpoint_name()),
+            Some(_) => Err(AdapterError::invalid_param("endpoint", "must be a string")),
+        }
     }
 
     fn route(&self, name: Option<&str>) -> Result<&Arc<Route>, AdapterError> {
@@ -469,7 +486,20 @@ impl Shared {
     }
 
     async fn answer(&self, request: &AdapterRequest) -> Answer {
-        match self.resolve(request).await {
+        // Parsing, validation and the fetch run the adapter author's code; a panic there
+        // fails this request alone, as a 500, instead of dropping the connection.
+        let resolved = AssertUnwindSafe(self.resolve(request))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                // The panic hook has already printed the message, which stays out of the
+                // answer: it may hold anything the author's code had at hand.
+                tracing::error!("endpoint code panicked; answered 500");
+                Err(AdapterError::Internal(
+                    "the adapter failed while answering this request".to_owned(),
+                ))
+            });
+        match resolved {
             Ok(resolved) => Answer::Resolved {
                 job_run_id: request.job_run_id(),
                 resolved,
@@ -480,7 +510,7 @@ impl Shared {
 
     async fn resolve(&self, request: &AdapterRequest) -> Result<Arc<Resolved>, AdapterError> {
         check_param_lengths(&request.data, self.max_param_length)?;
-        let route = self.route(request.endpoint_name())?;
+        let route = self.route_for(request)?;
         tracing::Span::current().record("endpoint", route.canonical.as_str());
         let (params, fetch) = route
             .endpoint
@@ -614,10 +644,35 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIdHeader {
     }
 }
 
+/// The request body, read within `EA_BODY_TIMEOUT_MS` of the handler's start (the headers'
+/// arrival), so a client trickling its body cannot hold a connection and a task forever.
+struct TimedBody(Result<Bytes, BodyError>);
+
+enum BodyError {
+    Rejected(BytesRejection),
+    TimedOut,
+}
+
+impl FromRequest<Arc<Shared>> for TimedBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, Self::Rejection> {
+        // A body that came with the headers is read on the first poll, before the timer is
+        // ever registered.
+        let read = Bytes::from_request(request, shared);
+        Ok(Self(
+            match tokio::time::timeout(shared.body_timeout, read).await {
+                Ok(body) => body.map_err(BodyError::Rejected),
+                Err(_) => Err(BodyError::TimedOut),
+            },
+        ))
+    }
+}
+
 async fn answer_request(
     State(shared): State<Arc<Shared>>,
     RequestIdHeader(given_request_id): RequestIdHeader,
-    body: Result<Bytes, BytesRejection>,
+    TimedBody(body): TimedBody,
 ) -> Response {
     let request_id = shared.request_id(given_request_id);
     let span = tracing::info_span!(
@@ -635,15 +690,20 @@ async fn answer_request(
             .unwrap_or_else(|| metrics.unknown_endpoint());
         endpoint.record(status, started.elapsed());
     }
-    span.in_scope(|| {
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if status >= 500 {
-            tracing::warn!(status, elapsed_ms, "answered");
-        } else {
-            tracing::info!(status, elapsed_ms, "answered");
-        }
+    // Successes are `debug`: a line per answer would cost more than answering from the
+    // cache. Errors stay visible at the default `info`.
+    let elapsed_ms = || started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| match status {
+        500.. => tracing::warn!(status, elapsed_ms = elapsed_ms(), "answered"),
+        400.. => tracing::info!(status, elapsed_ms = elapsed_ms(), "answered"),
+        _ => tracing::debug!(status, elapsed_ms = elapsed_ms(), "answered"),
     });
     let mut http = response.to_http();
+    if status == StatusCode::REQUEST_TIMEOUT.as_u16() {
+        // The rest of a late body may still arrive; it must not be read as a next request.
+        http.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if matches!(response, Answer::Response(AdapterResponse::Pending(_))) {
         // Some nodes suspend on this header rather than on the body (bridge.md §2).
         http.headers_mut()
@@ -657,18 +717,26 @@ async fn answer_request(
 /// request matched no endpoint).
 async fn answer(
     shared: &Arc<Shared>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
 ) -> (Answer, Option<Arc<Route>>) {
     let job_run_id = || DEFAULT_JOB_RUN_ID.to_owned();
     let body = match body {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(BodyError::TimedOut) => {
+            let error = AdapterError::BodyTimeout {
+                limit_ms: shared.body_timeout.as_millis(),
+            };
+            return (error.to_response(job_run_id()).into(), None);
+        }
+        Err(BodyError::Rejected(rejection))
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             let error = AdapterError::PayloadTooLarge {
                 limit: shared.max_payload_size,
             };
             return (error.to_response(job_run_id()).into(), None);
         }
-        Err(rejection) => {
+        Err(BodyError::Rejected(rejection)) => {
             let error = AdapterError::Input {
                 param: None,
                 message: format!("could not read the request body: {rejection}"),
@@ -683,12 +751,12 @@ async fn answer(
                 param: None,
                 message: format!("request body is not a valid adapter request: {e}"),
             };
-            return (error.to_response(job_run_id()).into(), None);
+            return (error.to_response(job_run_id_of_invalid(&body)).into(), None);
         }
     };
     // A second lookup (resolve does its own) only when metrics are on; it is a hash probe.
     let route = match shared.metrics {
-        Some(_) => shared.route(request.endpoint_name()).ok().cloned(),
+        Some(_) => shared.route_for(&request).ok().cloned(),
         None => None,
     };
     let accepted = match (&shared.async_mode, request.response_url.as_deref()) {
@@ -708,6 +776,20 @@ async fn answer(
         _ => shared.answer(&request).await,
     };
     (response, route)
+}
+
+/// The `jobRunID` for a body that is not a valid request (say `data` is a string): its
+/// `id`, when it has one, still names the run the node waits on.
+fn job_run_id_of_invalid(body: &[u8]) -> String {
+    let id = match serde_json::from_slice::<Value>(body) {
+        Ok(mut body) => body.get_mut("id").map(Value::take),
+        Err(_) => None,
+    };
+    AdapterRequest {
+        id,
+        ..AdapterRequest::default()
+    }
+    .job_run_id()
 }
 
 fn json_response(response: &AdapterResponse) -> Response {

@@ -35,6 +35,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
+use crate::connections::{self, ConnectionLimits};
 use crate::server::Adapter;
 
 /// A configuration for tests: defaults plus `vars`, listening on 127.0.0.1.
@@ -54,16 +55,19 @@ struct Server {
 }
 
 impl Server {
+    /// Serves `router` with the default connection limits.
     async fn start(router: Router) -> Self {
+        Self::start_limited(router, ConnectionLimits::from_config(&Config::default())).await
+    }
+
+    /// Serves `router` as the adapter does, with `limits`.
+    async fn start_limited(router: Router, limits: ConnectionLimits) -> Self {
         let (listener, addr) = bind_test_port().await;
         let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        tokio::spawn(connections::serve(listener, router, limits, stopped));
         Self {
             addr,
             shutdown: Some(shutdown),
@@ -156,14 +160,16 @@ pub struct TestAdapter {
 }
 
 impl TestAdapter {
-    /// Starts `adapter` with `config` (its host and ports are ignored; metrics, unless
+    /// Starts `adapter` with `config`, served as [`Adapter::serve`] does (connection limits
+    /// included; its host and ports are ignored; metrics, unless
     /// `METRICS_ENABLED=false`, get their own ephemeral port: see [`TestAdapter::metrics`]).
     pub async fn start(adapter: Adapter, config: Config) -> Self {
         let routers = adapter
             .routers(&config)
             .await
             .unwrap_or_else(|e| panic!("adapter does not start: {e}"));
-        let server = Server::start(routers.adapter).await;
+        let limits = ConnectionLimits::from_config(&config);
+        let server = Server::start_limited(routers.adapter, limits).await;
         let metrics = match routers.metrics {
             Some(router) => Some(Server::start(router).await),
             None => None,
