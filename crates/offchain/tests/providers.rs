@@ -319,3 +319,44 @@ async fn propose_helpers_report_each_node_and_progress() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn remote_provider_speaks_tls_to_a_jd_serving_tls() {
+    offchain::install_crypto_provider();
+    let (ca, cert, key) = tls_material();
+    let dir = tempfile::tempdir().unwrap();
+    let files = offchain_jd::server::TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    std::fs::write(&files.cert, cert).unwrap();
+    std::fs::write(&files.key, key).unwrap();
+    let jd = JobDistributor::in_memory().await.unwrap();
+    let expected_key = jd.csa_keys().public_key_hex();
+    let options = offchain_jd::server::ServeOptions {
+        tls: Some(files),
+        ..Default::default()
+    };
+    let server = offchain_jd::server::serve_with(jd, ([127, 0, 0, 1], 0).into(), None, options)
+        .await
+        .unwrap();
+    let port = server.local_addr().port();
+
+    let endpoint = format!("https://localhost:{port}");
+    let trusted = RemoteProvider::new(RemoteConfig::new(&endpoint).with_ca_pem(ca)).unwrap();
+    let client = trusted.initialize().await.unwrap();
+    assert_eq!(
+        helpers::jd_public_key(client.as_ref()).await.unwrap(),
+        expected_key
+    );
+
+    // Plaintext gets no answer from a TLS JD.
+    let plaintext =
+        RemoteProvider::new(RemoteConfig::new(format!("http://127.0.0.1:{port}"))).unwrap();
+    let outcome = match plaintext.initialize().await {
+        Ok(client) => client.get_keypair(GetKeypairRequest {}).await.err(),
+        Err(_) => Some(tonic::Status::unavailable("refused at connect")),
+    };
+    assert!(outcome.is_some(), "a plaintext call must not be answered");
+    server.shutdown().await.unwrap();
+}

@@ -7,6 +7,7 @@
 
 mod health;
 mod layers;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ use tower::util::MapErrLayer;
 use crate::auth::{RequireToken, TokenHashes};
 use crate::service::{JobDistributor, OpenError};
 use health::Health;
+pub use tls::{TlsError, TlsFiles};
 
 /// Largest message the server accepts or sends: big batches and long lists exceed gRPC's
 /// 4 MiB default.
@@ -58,6 +60,8 @@ pub const DEFAULT_HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How a server serves, beyond what [`ServerConfig`] says it serves.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// Serve TLS with this certificate chain and key instead of plaintext.
+    pub tls: Option<TlsFiles>,
     /// A call still running after this long is answered `CANCELLED` ("Timeout expired"),
     /// as tonic answers timeouts; a shorter `grpc-timeout` from the caller wins.
     pub request_timeout: Duration,
@@ -71,6 +75,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
+            tls: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             health_probe_interval: DEFAULT_HEALTH_PROBE_INTERVAL,
@@ -92,6 +97,9 @@ pub enum ServerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// Reflection could not read the descriptor set (a build problem).
     #[error("cannot set up gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -187,6 +195,11 @@ pub async fn serve_with(
     auth: Option<TokenHashes>,
     options: ServeOptions,
 ) -> Result<RunningServer, ServerError> {
+    // TLS problems are reported before anything is bound.
+    let mut server = Server::builder();
+    if let Some(files) = &options.tls {
+        server = tls::configure(server, files)?;
+    }
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -221,7 +234,7 @@ pub async fn serve_with(
     // Outermost first: tonic's timeout wraps everything, then the shed calls' status,
     // load shedding, and the one semaphore every connection shares.
     let max_concurrent = options.max_concurrent_requests.max(1);
-    let builder = Server::builder()
+    let builder = server
         .timeout(options.request_timeout)
         .layer(MapErrLayer::new(layers::overloaded_status(max_concurrent)))
         .layer(LoadShedLayer::new())
@@ -251,7 +264,12 @@ pub async fn serve_with(
         let _ = stopped.await;
     }));
     let probe = health.spawn_probe(jd.store().clone(), options.health_probe_interval);
-    tracing::info!(%local_addr, csa_public_key = %jd.csa_keys().public_key_hex(), "JD listening");
+    tracing::info!(
+        %local_addr,
+        tls = options.tls.is_some(),
+        csa_public_key = %jd.csa_keys().public_key_hex(),
+        "JD listening"
+    );
     Ok(RunningServer {
         local_addr,
         jd,
