@@ -37,6 +37,9 @@ pub use tls::{TlsError, TlsFiles};
 /// 4 MiB default.
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
+/// How much longer than the request timeout shutdown waits for open calls.
+const DRAIN_MARGIN: Duration = Duration::from_secs(1);
+
 /// What a server needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -115,6 +118,9 @@ pub struct RunningServer {
     jd: JobDistributor,
     health: Health,
     probe: JoinHandle<()>,
+    /// How long shutdown waits for open calls. Unary calls end within the request timeout;
+    /// only streams, which have no end of their own, can outlast it.
+    drain_timeout: Duration,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     #[cfg(test)]
@@ -132,16 +138,23 @@ impl RunningServer {
         &self.jd
     }
 
-    /// Reports `NOT_SERVING`, stops accepting calls, lets running calls finish, and closes
-    /// the database.
+    /// Reports `NOT_SERVING`, stops accepting calls, lets running calls finish (streams
+    /// at most a second past the request timeout), and closes the database.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         self.probe.abort();
         self.health.stopping().await;
         self.stop.take().map(|stop| stop.send(()));
-        if let Some(task) = self.task.take() {
-            match task.await {
-                Ok(result) => result?,
-                Err(join) => tracing::error!(error = %join, "server task ended abnormally"),
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(self.drain_timeout, &mut task).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(join)) => tracing::error!(error = %join, "server task ended abnormally"),
+                Err(_) => {
+                    tracing::warn!(
+                        drain_timeout = ?self.drain_timeout,
+                        "streams (health watch, reflection) still open: stopping without them"
+                    );
+                    task.abort();
+                }
             }
         }
         self.jd.store().close().await;
@@ -275,6 +288,7 @@ pub async fn serve_with(
         jd,
         health,
         probe,
+        drain_timeout: options.request_timeout + DRAIN_MARGIN,
         stop: Some(stop),
         task: Some(task),
         #[cfg(test)]
@@ -402,5 +416,25 @@ mod tests {
         drop(watch);
         drop(health);
         shutdown.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_open_stream_cannot_hold_shutdown_past_the_drain_deadline() {
+        let server = server(ServeOptions {
+            request_timeout: Duration::from_millis(200),
+            ..ServeOptions::default()
+        })
+        .await;
+        let mut health = HealthClient::new(channel(&server).await);
+        let request = HealthCheckRequest {
+            service: String::new(),
+        };
+        let watch = health.watch(request).await.unwrap().into_inner();
+        // The watch never ends by itself; shutdown must still finish.
+        tokio::time::timeout(Duration::from_secs(20), server.shutdown())
+            .await
+            .expect("shutdown finishes while a watch is open")
+            .unwrap();
+        drop(watch);
     }
 }
