@@ -782,6 +782,23 @@ impl Drop for Served {
     }
 }
 
+/// `offchain jd serve --dev` on a free loopback port, plus `extra`.
+fn dev_serve(extra: &[&str]) -> Command {
+    let mut serve = command(&["jd", "serve", "--dev", "--grpc-listen", "127.0.0.1:0"]);
+    serve.args(extra);
+    serve
+}
+
+/// Starts `serve`, checks that it answers `nodes list` and stops cleanly on SIGTERM;
+/// everything it logged.
+fn answers_then_stops(serve: Command) -> String {
+    let served = Served::start(serve);
+    run_blocking(served.client(&["nodes", "list"]), None).ok();
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+    stderr
+}
+
 #[test]
 fn serve_dev_answers_on_the_printed_port_and_stops_on_sigterm() {
     let token_hash = offchain_jd::auth::hash_token("op-token");
@@ -909,10 +926,7 @@ fn serve_refuses_an_open_operator_api_on_a_non_loopback_address() {
         "0.0.0.0:0",
         "--insecure-no-auth",
     ]);
-    let served = Served::start(open);
-    run_blocking(served.client(&["nodes", "list"]), None).ok();
-    let (status, stderr) = served.terminate();
-    assert!(status.success(), "{stderr}");
+    let stderr = answers_then_stops(open);
     assert!(
         stderr.contains("WARN") && stderr.contains("--insecure-no-auth"),
         "{stderr}"
@@ -921,20 +935,9 @@ fn serve_refuses_an_open_operator_api_on_a_non_loopback_address() {
 
 #[test]
 fn serve_takes_its_limits_from_flags_and_environment() {
-    let mut serve = command(&[
-        "jd",
-        "serve",
-        "--dev",
-        "--grpc-listen",
-        "127.0.0.1:0",
-        "--request-timeout",
-        "1500ms",
-    ]);
+    let mut serve = dev_serve(&["--request-timeout", "1500ms"]);
     serve.env("JD_MAX_CONCURRENT_REQUESTS", "7");
-    let served = Served::start(serve);
-    run_blocking(served.client(&["nodes", "list"]), None).ok();
-    let (status, stderr) = served.terminate();
-    assert!(status.success(), "{stderr}");
+    let stderr = answers_then_stops(serve);
     assert!(
         stderr.contains("request_timeout=1.5s") && stderr.contains("max_concurrent_requests=7"),
         "{stderr}"
@@ -945,18 +948,7 @@ fn serve_takes_its_limits_from_flags_and_environment() {
         ("--request-timeout", "soon"),
         ("--max-concurrent-requests", "0"),
     ] {
-        let out = run_blocking(
-            command(&[
-                "jd",
-                "serve",
-                "--dev",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                flag,
-                value,
-            ]),
-            None,
-        );
+        let out = run_blocking(dev_serve(&[flag, value]), None);
         assert_eq!(out.code, Some(2), "{flag} {value}: {out:#?}");
         assert!(out.stderr.contains(flag), "{out:#?}");
     }
@@ -990,15 +982,7 @@ fn tls_files(dir: &Path) -> [String; 3] {
 fn serve_speaks_tls_with_the_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let [ca, cert, key] = tls_files(dir.path());
-    let mut serve = command(&[
-        "jd",
-        "serve",
-        "--dev",
-        "--grpc-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        &cert,
-    ]);
+    let mut serve = dev_serve(&["--tls-cert", &cert]);
     serve.env("JD_TLS_KEY", &key);
     let served = Served::start(serve);
     let port = served.addr.rsplit(':').next().unwrap().to_string();
@@ -1034,17 +1018,7 @@ fn serve_speaks_tls_with_the_given_certificate() {
 
     let missing = dir.path().join("missing.pem").display().to_string();
     let out = run_blocking(
-        command(&[
-            "jd",
-            "serve",
-            "--dev",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &missing,
-        ]),
+        dev_serve(&["--tls-cert", &cert, "--tls-key", &missing]),
         None,
     );
     assert_eq!(out.code, Some(1), "{out:#?}");
