@@ -561,7 +561,8 @@ async fn server(auth: Option<TokenHashes>) -> (RunningServer, Channel) {
     let server = start(ServerConfig {
         listen: ([127, 0, 0, 1], 0).into(),
         database_url: "sqlite::memory:".into(),
-        csa_secret: "wire-compat test secret".into(),
+        // In memory: a throw-away secret, which skips the slow key derivation.
+        csa_secret: offchain_jd::csa::throwaway_secret(),
         auth,
     })
     .await

@@ -111,6 +111,14 @@ pub struct ServeArgs {
     #[arg(long)]
     pub insecure_no_auth: bool,
 
+    /// PEM certificate (chain) to serve gRPC over TLS with; needs --tls-key.
+    #[arg(long, env = "JD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "JD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Longest a call may run before it is answered CANCELLED: `90`, `90s`, `500ms`, `2m`.
     #[arg(long, env = "JD_REQUEST_TIMEOUT", value_name = "DURATION",
           default_value = "60s", value_parser = parse_duration)]

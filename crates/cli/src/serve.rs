@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use offchain_jd::auth::{self, TokenHashes};
-use offchain_jd::server::{self, ServeOptions, ServerConfig};
+use offchain_jd::server::{self, ServeOptions, ServerConfig, TlsFiles};
 
 use crate::UsageError;
 use crate::args::ServeArgs;
@@ -68,7 +68,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         csa_secret,
         auth: auth.clone(),
     };
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https://" } else { "" };
     let options = ServeOptions {
+        tls,
         request_timeout: args.request_timeout,
         max_concurrent_requests: args.max_concurrent_requests as usize,
         ..ServeOptions::default()
@@ -93,7 +99,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         ),
     }
     write_stdout(&format!(
-        "listening on {}\nCSA public key: {}",
+        "listening on {scheme}{}\nCSA public key: {}",
         server.local_addr(),
         server.jd().csa_keys().public_key_hex()
     ))?;

@@ -70,6 +70,8 @@ fn command(args: &[&str]) -> Command {
         "JD_AUTH_TOKEN_HASHES",
         "JD_AUTH_TOKEN_HASHES_FILE",
         "JD_REQUEST_TIMEOUT",
+        "JD_TLS_CERT",
+        "JD_TLS_KEY",
         "JD_MAX_CONCURRENT_REQUESTS",
         "RUST_LOG",
     ] {
@@ -727,7 +729,10 @@ impl Served {
             let _ = child.kill();
             panic!("serve printed nothing within {COMMAND_TIMEOUT:?}");
         };
-        let Some(addr) = listening.strip_prefix("listening on ") else {
+        let Some(addr) = listening
+            .strip_prefix("listening on ")
+            .map(|a| a.strip_prefix("https://").unwrap_or(a))
+        else {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
@@ -775,6 +780,23 @@ impl Drop for Served {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `offchain jd serve --dev` on a free loopback port, plus `extra`.
+fn dev_serve(extra: &[&str]) -> Command {
+    let mut serve = command(&["jd", "serve", "--dev", "--grpc-listen", "127.0.0.1:0"]);
+    serve.args(extra);
+    serve
+}
+
+/// Starts `serve`, checks that it answers `nodes list` and stops cleanly on SIGTERM;
+/// everything it logged.
+fn answers_then_stops(serve: Command) -> String {
+    let served = Served::start(serve);
+    run_blocking(served.client(&["nodes", "list"]), None).ok();
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+    stderr
 }
 
 #[test]
@@ -904,10 +926,7 @@ fn serve_refuses_an_open_operator_api_on_a_non_loopback_address() {
         "0.0.0.0:0",
         "--insecure-no-auth",
     ]);
-    let served = Served::start(open);
-    run_blocking(served.client(&["nodes", "list"]), None).ok();
-    let (status, stderr) = served.terminate();
-    assert!(status.success(), "{stderr}");
+    let stderr = answers_then_stops(open);
     assert!(
         stderr.contains("WARN") && stderr.contains("--insecure-no-auth"),
         "{stderr}"
@@ -916,20 +935,9 @@ fn serve_refuses_an_open_operator_api_on_a_non_loopback_address() {
 
 #[test]
 fn serve_takes_its_limits_from_flags_and_environment() {
-    let mut serve = command(&[
-        "jd",
-        "serve",
-        "--dev",
-        "--grpc-listen",
-        "127.0.0.1:0",
-        "--request-timeout",
-        "1500ms",
-    ]);
+    let mut serve = dev_serve(&["--request-timeout", "1500ms"]);
     serve.env("JD_MAX_CONCURRENT_REQUESTS", "7");
-    let served = Served::start(serve);
-    run_blocking(served.client(&["nodes", "list"]), None).ok();
-    let (status, stderr) = served.terminate();
-    assert!(status.success(), "{stderr}");
+    let stderr = answers_then_stops(serve);
     assert!(
         stderr.contains("request_timeout=1.5s") && stderr.contains("max_concurrent_requests=7"),
         "{stderr}"
@@ -940,21 +948,85 @@ fn serve_takes_its_limits_from_flags_and_environment() {
         ("--request-timeout", "soon"),
         ("--max-concurrent-requests", "0"),
     ] {
-        let out = run_blocking(
-            command(&[
-                "jd",
-                "serve",
-                "--dev",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                flag,
-                value,
-            ]),
-            None,
-        );
+        let out = run_blocking(dev_serve(&[flag, value]), None);
         assert_eq!(out.code, Some(2), "{flag} {value}: {out:#?}");
         assert!(out.stderr.contains(flag), "{out:#?}");
     }
+}
+
+/// A CA and a `localhost` certificate signed by it, written as PEM files into `dir`:
+/// (ca, cert, key).
+fn tls_files(dir: &Path) -> [String; 3] {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let files = ["ca.pem", "cert.pem", "key.pem"].map(|n| dir.join(n).display().to_string());
+    for (path, pem) in files
+        .iter()
+        .zip([ca.pem(), cert.pem(), key.serialize_pem()])
+    {
+        std::fs::write(path, pem).unwrap();
+    }
+    files
+}
+
+#[test]
+fn serve_speaks_tls_with_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let [ca, cert, key] = tls_files(dir.path());
+    let mut serve = dev_serve(&["--tls-cert", &cert]);
+    serve.env("JD_TLS_KEY", &key);
+    let served = Served::start(serve);
+    let port = served.addr.rsplit(':').next().unwrap().to_string();
+    let endpoint = format!("https://localhost:{port}");
+    let out = run_blocking(
+        command(&[
+            "jd",
+            "csa",
+            "get",
+            "--endpoint",
+            &endpoint,
+            "--ca-cert",
+            &ca,
+        ]),
+        None,
+    );
+    assert!(out.ok().stdout.contains(&served.public_key), "{out:#?}");
+    // Plaintext is not answered; neither is TLS without trusting the CA.
+    let plaintext = format!("http://{}", served.addr);
+    let out = run_blocking(
+        command(&["jd", "csa", "get", "--endpoint", &plaintext]),
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let out = run_blocking(
+        command(&["jd", "csa", "get", "--endpoint", &endpoint]),
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("tls=true"), "{stderr}");
+
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let out = run_blocking(
+        dev_serve(&["--tls-cert", &cert, "--tls-key", &missing]),
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let error = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        error.starts_with("error: cannot read TLS key") && error.contains(&missing),
+        "{out:#?}"
+    );
 }
 
 #[test]

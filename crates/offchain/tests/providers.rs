@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use offchain::dry_run::DRY_RUN_ID;
 use offchain::proto::csa::GetKeypairRequest;
-use offchain::proto::csa::csa_service_server::CsaServiceServer;
 use offchain::proto::job::{ListProposalsRequest, ProposalStatus, ProposeJobRequest};
 use offchain::proto::label::Label;
 use offchain::proto::node::{DisableNodeRequest, ListNodesRequest, RegisterNodeRequest};
@@ -15,8 +14,9 @@ use offchain::{
 };
 use offchain_jd::JobDistributor;
 use offchain_jd::auth::{TokenHashes, hash_token};
+use offchain_jd::server::{ServeOptions, TlsFiles, serve_with};
+use tempfile::TempDir;
 use tonic::Code;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
 
@@ -49,21 +49,33 @@ fn tls_material() -> (String, String, String) {
     (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
 }
 
+/// A JD serving TLS with `cert` and `key` (PEM), as `offchain jd serve --tls-cert --tls-key`.
+async fn tls_jd(cert: String, key: String) -> (offchain_jd::server::RunningServer, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    std::fs::write(&files.cert, cert).unwrap();
+    std::fs::write(&files.key, key).unwrap();
+    let jd = JobDistributor::in_memory().await.unwrap();
+    let options = ServeOptions {
+        tls: Some(files),
+        ..ServeOptions::default()
+    };
+    let server = serve_with(jd, ([127, 0, 0, 1], 0).into(), None, options)
+        .await
+        .unwrap();
+    (server, dir)
+}
+
 #[tokio::test]
 async fn remote_provider_speaks_tls_with_a_given_ca() {
     offchain::install_crypto_provider();
     let (ca, cert, key) = tls_material();
-    let jd = JobDistributor::in_memory().await.unwrap();
-    let expected_key = jd.csa_keys().public_key_hex();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
-    let server = Server::builder()
-        .tls_config(tls)
-        .unwrap()
-        .add_service(CsaServiceServer::new(jd))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
-    tokio::spawn(server);
+    let (server, _dir) = tls_jd(cert, key).await;
+    let expected_key = server.jd().csa_keys().public_key_hex();
+    let port = server.local_addr().port();
 
     let endpoint = format!("https://localhost:{port}");
     let trusted = RemoteProvider::new(RemoteConfig::new(&endpoint).with_ca_pem(ca)).unwrap();
@@ -87,6 +99,16 @@ async fn remote_provider_speaks_tls_with_a_given_ca() {
         outcome.is_some(),
         "an untrusted certificate must not be accepted"
     );
+
+    // Plaintext gets no answer from a TLS JD.
+    let plaintext =
+        RemoteProvider::new(RemoteConfig::new(format!("http://127.0.0.1:{port}"))).unwrap();
+    let outcome = match plaintext.initialize().await {
+        Ok(client) => client.get_keypair(GetKeypairRequest {}).await.err(),
+        Err(_) => Some(tonic::Status::unavailable("refused at connect")),
+    };
+    assert!(outcome.is_some(), "a plaintext call must not be answered");
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 
 mod health;
 mod layers;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,11 +31,15 @@ use tower::util::MapErrLayer;
 use crate::auth::{RequireToken, TokenHashes};
 use crate::service::{JobDistributor, OpenError};
 use health::Health;
+pub use tls::{TlsError, TlsFiles};
 
 /// Largest message the server accepts or sends: big batches and long lists exceed gRPC's
 /// 4 MiB default. Above 64 MiB because the largest `BatchProposeJob` answer carries 64 MiB
 /// of specs (`limits::MAX_BATCH_BYTES`) plus a few hundred bytes per node.
 pub const MAX_MESSAGE_SIZE: usize = 80 * 1024 * 1024;
+
+/// How much longer than the request timeout shutdown waits for open calls.
+const DRAIN_MARGIN: Duration = Duration::from_secs(1);
 
 /// What a server needs to start.
 #[derive(Debug, Clone)]
@@ -59,6 +64,8 @@ pub const DEFAULT_HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How a server serves, beyond what [`ServerConfig`] says it serves.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// Serve TLS with this certificate chain and key instead of plaintext.
+    pub tls: Option<TlsFiles>,
     /// A call still running after this long is answered `CANCELLED` ("Timeout expired"),
     /// as tonic answers timeouts; a shorter `grpc-timeout` from the caller wins.
     pub request_timeout: Duration,
@@ -72,6 +79,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
+            tls: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             health_probe_interval: DEFAULT_HEALTH_PROBE_INTERVAL,
@@ -93,6 +101,9 @@ pub enum ServerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// Reflection could not read the descriptor set (a build problem).
     #[error("cannot set up gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -108,6 +119,9 @@ pub struct RunningServer {
     jd: JobDistributor,
     health: Health,
     probe: JoinHandle<()>,
+    /// How long shutdown waits for open calls. Unary calls end within the request timeout;
+    /// only streams, which have no end of their own, can outlast it.
+    drain_timeout: Duration,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     #[cfg(test)]
@@ -125,16 +139,23 @@ impl RunningServer {
         &self.jd
     }
 
-    /// Reports `NOT_SERVING`, stops accepting calls, lets running calls finish, and closes
-    /// the database.
+    /// Reports `NOT_SERVING`, stops accepting calls, lets running calls finish (streams
+    /// at most a second past the request timeout), and closes the database.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         self.probe.abort();
         self.health.stopping().await;
         self.stop.take().map(|stop| stop.send(()));
-        if let Some(task) = self.task.take() {
-            match task.await {
-                Ok(result) => result?,
-                Err(join) => tracing::error!(error = %join, "server task ended abnormally"),
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(self.drain_timeout, &mut task).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(join)) => tracing::error!(error = %join, "server task ended abnormally"),
+                Err(_) => {
+                    tracing::warn!(
+                        drain_timeout = ?self.drain_timeout,
+                        "streams (health watch, reflection) still open: stopping without them"
+                    );
+                    task.abort();
+                }
             }
         }
         self.jd.store().close().await;
@@ -188,6 +209,11 @@ pub async fn serve_with(
     auth: Option<TokenHashes>,
     options: ServeOptions,
 ) -> Result<RunningServer, ServerError> {
+    // TLS problems are reported before anything is bound.
+    let mut server = Server::builder();
+    if let Some(files) = &options.tls {
+        server = tls::configure(server, files)?;
+    }
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -222,7 +248,7 @@ pub async fn serve_with(
     // Outermost first: tonic's timeout wraps everything, then the shed calls' status,
     // load shedding, and the one semaphore every connection shares.
     let max_concurrent = options.max_concurrent_requests.max(1);
-    let builder = Server::builder()
+    let builder = server
         .timeout(options.request_timeout)
         .layer(MapErrLayer::new(layers::overloaded_status(max_concurrent)))
         .layer(LoadShedLayer::new())
@@ -252,12 +278,18 @@ pub async fn serve_with(
         let _ = stopped.await;
     }));
     let probe = health.spawn_probe(jd.store().clone(), options.health_probe_interval);
-    tracing::info!(%local_addr, csa_public_key = %jd.csa_keys().public_key_hex(), "JD listening");
+    tracing::info!(
+        %local_addr,
+        tls = options.tls.is_some(),
+        csa_public_key = %jd.csa_keys().public_key_hex(),
+        "JD listening"
+    );
     Ok(RunningServer {
         local_addr,
         jd,
         health,
         probe,
+        drain_timeout: options.request_timeout + DRAIN_MARGIN,
         stop: Some(stop),
         task: Some(task),
         #[cfg(test)]
@@ -385,5 +417,25 @@ mod tests {
         drop(watch);
         drop(health);
         shutdown.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_open_stream_cannot_hold_shutdown_past_the_drain_deadline() {
+        let server = server(ServeOptions {
+            request_timeout: Duration::from_millis(200),
+            ..ServeOptions::default()
+        })
+        .await;
+        let mut health = HealthClient::new(channel(&server).await);
+        let request = HealthCheckRequest {
+            service: String::new(),
+        };
+        let watch = health.watch(request).await.unwrap().into_inner();
+        // The watch never ends by itself; shutdown must still finish.
+        tokio::time::timeout(Duration::from_secs(20), server.shutdown())
+            .await
+            .expect("shutdown finishes while a watch is open")
+            .unwrap();
+        drop(watch);
     }
 }
