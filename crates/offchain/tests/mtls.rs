@@ -105,6 +105,8 @@ async fn client_certificates_and_the_tls_name_override() {
     // The key never shows in debug output.
     let key_body = client_key.lines().nth(1).unwrap();
     assert!(!format!("{full:?}").contains(key_body));
+    let provider = RemoteProvider::new(full.clone()).unwrap();
+    assert!(!format!("{provider:?}").contains(key_body));
 
     // Client certificates and names belong to https:// endpoints.
     let plaintext = RemoteConfig::new(format!("http://127.0.0.1:{port}"))
