@@ -5,49 +5,19 @@ use std::sync::Arc;
 
 use offchain::dry_run::DRY_RUN_ID;
 use offchain::proto::csa::GetKeypairRequest;
-use offchain::proto::csa::csa_service_server::CsaServiceServer;
 use offchain::proto::job::{ListProposalsRequest, ProposalStatus, ProposeJobRequest};
-use offchain::proto::label::Label;
-use offchain::proto::node::{DisableNodeRequest, ListNodesRequest, RegisterNodeRequest};
+use offchain::proto::node::{DisableNodeRequest, ListNodesRequest};
 use offchain::{
     Client, DryRunClient, EmbeddedProvider, MemoryProvider, Provider, ProviderError, RemoteConfig,
     RemoteProvider, StaticToken, helpers, selector,
 };
 use offchain_jd::JobDistributor;
 use offchain_jd::auth::{TokenHashes, hash_token};
+use support::{SPEC, register, tls_material};
 use tonic::Code;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::{Identity, ServerTlsConfig};
 
-const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
-
-async fn register(client: &dyn Client, i: usize, env: &str) -> String {
-    let request = RegisterNodeRequest {
-        name: format!("node-{i}"),
-        public_key: format!("{i:064x}"),
-        labels: vec![Label::new("env", env)],
-    };
-    client
-        .register_node(request)
-        .await
-        .unwrap()
-        .node
-        .unwrap()
-        .id
-}
-
-/// A CA and a `localhost` server certificate signed by it, as PEM.
-fn tls_material() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
-}
+mod support;
 
 #[tokio::test]
 async fn remote_provider_speaks_tls_with_a_given_ca() {
@@ -55,15 +25,8 @@ async fn remote_provider_speaks_tls_with_a_given_ca() {
     let (ca, cert, key) = tls_material();
     let jd = JobDistributor::in_memory().await.unwrap();
     let expected_key = jd.csa_keys().public_key_hex();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
-    let server = Server::builder()
-        .tls_config(tls)
-        .unwrap()
-        .add_service(CsaServiceServer::new(jd))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
-    tokio::spawn(server);
+    let port = support::serve_csa_over_tls(jd, tls).await;
 
     let endpoint = format!("https://localhost:{port}");
     let trusted = RemoteProvider::new(RemoteConfig::new(&endpoint).with_ca_pem(ca)).unwrap();

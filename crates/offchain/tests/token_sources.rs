@@ -15,6 +15,8 @@ use offchain::proto::node::ListNodesRequest;
 use offchain::{Provider, RemoteConfig, RemoteProvider, TokenSource};
 use serde_json::{Value, json};
 
+mod support;
+
 /// One request the mock endpoint saw.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -307,15 +309,8 @@ async fn cognito_signs_in_with_the_secret_hash_and_refreshes() {
 
 #[tokio::test]
 async fn oauth_tokens_authenticate_remote_calls_to_a_jd() {
-    use offchain_jd::auth::{TokenHashes, hash_token};
     let (url, _) = mock(Duration::ZERO, |n, _| oauth_token(n, 3600)).await;
-    let config = offchain_jd::server::ServerConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        database_url: offchain_jd::store::SQLITE_MEMORY_URL.into(),
-        csa_secret: "test secret".into(),
-        auth: Some(TokenHashes::from_list(&hash_token("tok-1"), "test").unwrap()),
-    };
-    let server = offchain_jd::server::start(config).await.unwrap();
+    let server = support::jd_requiring_token("tok-1").await;
     let source = Arc::new(ClientCredentials::new(&url, "client-1", SECRET).unwrap());
     let config =
         RemoteConfig::new(format!("http://{}", server.local_addr())).with_token_source(source);
