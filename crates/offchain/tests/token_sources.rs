@@ -80,7 +80,11 @@ fn form(body: &str) -> Vec<(String, String)> {
 }
 
 fn oauth_token(n: usize, expires_in: u64) -> (u16, String) {
-    let body = json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": expires_in});
+    let body = json!({
+        "access_token": format!("tok-{n}"),
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    });
     (200, body.to_string())
 }
 
@@ -206,7 +210,10 @@ async fn errors_keep_their_cause_and_never_show_secrets() {
 
     // Cognito refusing a password: its exception name is kept, the password is not shown.
     let (url, _) = mock(Duration::ZERO, |_, _| {
-        let body = json!({"__type": "NotAuthorizedException", "message": "Incorrect username or password."});
+        let body = json!({
+            "__type": "NotAuthorizedException",
+            "message": "Incorrect username or password.",
+        });
         (400, body.to_string())
     })
     .await;
@@ -256,7 +263,10 @@ async fn cognito_signs_in_with_the_secret_hash_and_refreshes() {
             }),
             // The refresh token has expired: sign in again.
             (3, "REFRESH_TOKEN_AUTH") => {
-                let body = json!({"__type": "NotAuthorizedException", "message": "Refresh Token has expired"});
+                let body = json!({
+                    "__type": "NotAuthorizedException",
+                    "message": "Refresh Token has expired",
+                });
                 return (400, body.to_string());
             }
             (4, "USER_PASSWORD_AUTH") => json!({
@@ -265,7 +275,10 @@ async fn cognito_signs_in_with_the_secret_hash_and_refreshes() {
             }),
             other => panic!("unexpected request {other:?}"),
         };
-        (200, json!({"AuthenticationResult": result, "ChallengeParameters": {}}).to_string())
+        (
+            200,
+            json!({"AuthenticationResult": result, "ChallengeParameters": {}}).to_string(),
+        )
     })
     .await;
     let source = CognitoTokenSource::new(cognito_auth())

@@ -22,7 +22,8 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// use offchain::auth::ClientCredentials;
 /// use offchain::RemoteConfig;
 /// # fn run() -> Result<(), offchain::auth::TokenError> {
-/// let tokens = ClientCredentials::new("https://auth.example.com/oauth2/token", "deployer", "secret")?
+/// let url = "https://auth.example.com/oauth2/token";
+/// let tokens = ClientCredentials::new(url, "deployer", "secret")?
 ///     .with_scopes(["jd/operator"]);
 /// let config = RemoteConfig::new("https://jd.example.com").with_token_source(Arc::new(tokens));
 /// # Ok(()) }

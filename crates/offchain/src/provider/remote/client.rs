@@ -33,9 +33,9 @@ type GrpcTransport = BoxCloneSyncService<http::Request<Body>, http::Response<Bod
 
 /// A [`Client`](crate::Client) over a gRPC channel.
 ///
-/// [`RemoteProvider`](crate::RemoteProvider) makes one from a [`RemoteConfig`]; build one
-/// yourself to put tower layers (retries, load balancing over JD replicas, tracing) between
-/// the client and the channel:
+/// [`RemoteProvider`](crate::RemoteProvider) makes one from a
+/// [`RemoteConfig`](crate::RemoteConfig); build one yourself to put tower layers (retries,
+/// load balancing over JD replicas, tracing) between the client and the channel:
 ///
 /// ```no_run
 /// use offchain::{RemoteClient, RemoteConfig};
