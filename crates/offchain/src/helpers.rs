@@ -30,9 +30,11 @@ pub struct NodeOutcome {
 /// the same spec again only turns into a new revision of the same job.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "proposing stopped after {} of {} nodes: {status}",
+    "proposing stopped after {} of {} nodes: the JD answered {:?}: {}",
     .committed.len(),
-    .committed.len() + .not_proposed.len()
+    .committed.len() + .not_proposed.len(),
+    .status.code(),
+    .status.message()
 )]
 pub struct ProposeError {
     /// The nodes the JD answered for, in the order given.

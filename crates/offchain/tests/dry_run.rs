@@ -13,30 +13,16 @@ use offchain::proto::node::{
     UpdateNodeRequest, list_nodes_request,
 };
 use offchain::{Client, DryRunClient, MemoryProvider, Provider};
+use support::{SPEC, register};
 use tonic::Code;
 
-const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
-
-async fn register(client: &dyn Client, i: usize) -> String {
-    let request = RegisterNodeRequest {
-        name: format!("node-{i}"),
-        public_key: format!("{i:064x}"),
-        labels: vec![Label::new("env", "prod")],
-    };
-    client
-        .register_node(request)
-        .await
-        .unwrap()
-        .node
-        .unwrap()
-        .id
-}
+mod support;
 
 /// A JD with an enabled and a disabled node, and a dry-run client over it.
 async fn setup() -> (Arc<dyn Client>, DryRunClient, String, String) {
     let real = MemoryProvider::new().initialize().await.unwrap();
-    let enabled = register(real.as_ref(), 1).await;
-    let disabled = register(real.as_ref(), 2).await;
+    let enabled = register(real.as_ref(), 1, "prod").await;
+    let disabled = register(real.as_ref(), 2, "prod").await;
     real.disable_node(DisableNodeRequest {
         id: disabled.clone(),
     })

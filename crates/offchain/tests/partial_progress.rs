@@ -7,15 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use offchain::proto::csa::csa_service_server::CsaServiceServer;
 use offchain::proto::job::ListProposalsRequest;
 use offchain::proto::job::job_service_server::{JobService, JobServiceServer};
-use offchain::proto::label::Label;
-use offchain::proto::node::RegisterNodeRequest;
 use offchain::proto::node::node_service_server::NodeServiceServer;
 use offchain::{Client, Provider, RemoteConfig, RemoteProvider, helpers};
 use offchain_jd::JobDistributor;
+use support::{SPEC, register};
 use tonic::transport::Server;
 use tonic::{Code, Request, Status};
 
-const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
+mod support;
 
 /// A JD whose job service refuses its second call with `UNAVAILABLE`, as a JD restarting
 /// mid-round would.
@@ -47,13 +46,7 @@ async fn a_failed_chunk_keeps_the_committed_outcomes_and_the_rest_can_resume() {
     let total = helpers::PROPOSE_BATCH * 2 + 50;
     let mut ids = Vec::with_capacity(total);
     for i in 0..total {
-        let request = RegisterNodeRequest {
-            name: format!("node-{i}"),
-            public_key: format!("{i:064x}"),
-            labels: vec![Label::new("env", "prod")],
-        };
-        let node = client.register_node(request).await.unwrap().node.unwrap();
-        ids.push(node.id);
+        ids.push(register(client.as_ref(), i, "prod").await);
     }
 
     let error = helpers::propose_to_nodes(client.as_ref(), SPEC, &[], &ids, |_, _| {})

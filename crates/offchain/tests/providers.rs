@@ -6,8 +6,7 @@ use std::sync::Arc;
 use offchain::dry_run::DRY_RUN_ID;
 use offchain::proto::csa::GetKeypairRequest;
 use offchain::proto::job::{ListProposalsRequest, ProposalStatus, ProposeJobRequest};
-use offchain::proto::label::Label;
-use offchain::proto::node::{DisableNodeRequest, ListNodesRequest, RegisterNodeRequest};
+use offchain::proto::node::{DisableNodeRequest, ListNodesRequest};
 use offchain::{
     Client, DryRunClient, EmbeddedProvider, MemoryProvider, Provider, ProviderError, RemoteConfig,
     RemoteProvider, StaticToken, helpers, selector,
@@ -15,39 +14,11 @@ use offchain::{
 use offchain_jd::JobDistributor;
 use offchain_jd::auth::{TokenHashes, hash_token};
 use offchain_jd::server::{ServeOptions, TlsFiles, serve_with};
+use support::{SPEC, register, tls_material};
 use tempfile::TempDir;
 use tonic::Code;
 
-const SPEC: &str = "type = \"webhook\"\nexternalJobID = \"7d1b8c8e-0a1f-4a57-9a7e-2f3c4b5d6e7f\"\n";
-
-async fn register(client: &dyn Client, i: usize, env: &str) -> String {
-    let request = RegisterNodeRequest {
-        name: format!("node-{i}"),
-        public_key: format!("{i:064x}"),
-        labels: vec![Label::new("env", env)],
-    };
-    client
-        .register_node(request)
-        .await
-        .unwrap()
-        .node
-        .unwrap()
-        .id
-}
-
-/// A CA and a `localhost` server certificate signed by it, as PEM.
-fn tls_material() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
-}
+mod support;
 
 /// A JD serving TLS with `cert` and `key` (PEM), as `offchain jd serve --tls-cert --tls-key`.
 async fn tls_jd(cert: String, key: String) -> (offchain_jd::server::RunningServer, TempDir) {

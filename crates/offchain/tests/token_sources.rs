@@ -15,6 +15,8 @@ use offchain::proto::node::ListNodesRequest;
 use offchain::{Provider, RemoteConfig, RemoteProvider, TokenSource};
 use serde_json::{Value, json};
 
+mod support;
+
 /// One request the mock endpoint saw.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -78,7 +80,11 @@ fn form(body: &str) -> Vec<(String, String)> {
 }
 
 fn oauth_token(n: usize, expires_in: u64) -> (u16, String) {
-    let body = json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": expires_in});
+    let body = json!({
+        "access_token": format!("tok-{n}"),
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    });
     (200, body.to_string())
 }
 
@@ -204,7 +210,10 @@ async fn errors_keep_their_cause_and_never_show_secrets() {
 
     // Cognito refusing a password: its exception name is kept, the password is not shown.
     let (url, _) = mock(Duration::ZERO, |_, _| {
-        let body = json!({"__type": "NotAuthorizedException", "message": "Incorrect username or password."});
+        let body = json!({
+            "__type": "NotAuthorizedException",
+            "message": "Incorrect username or password.",
+        });
         (400, body.to_string())
     })
     .await;
@@ -254,7 +263,10 @@ async fn cognito_signs_in_with_the_secret_hash_and_refreshes() {
             }),
             // The refresh token has expired: sign in again.
             (3, "REFRESH_TOKEN_AUTH") => {
-                let body = json!({"__type": "NotAuthorizedException", "message": "Refresh Token has expired"});
+                let body = json!({
+                    "__type": "NotAuthorizedException",
+                    "message": "Refresh Token has expired",
+                });
                 return (400, body.to_string());
             }
             (4, "USER_PASSWORD_AUTH") => json!({
@@ -263,7 +275,10 @@ async fn cognito_signs_in_with_the_secret_hash_and_refreshes() {
             }),
             other => panic!("unexpected request {other:?}"),
         };
-        (200, json!({"AuthenticationResult": result, "ChallengeParameters": {}}).to_string())
+        (
+            200,
+            json!({"AuthenticationResult": result, "ChallengeParameters": {}}).to_string(),
+        )
     })
     .await;
     let source = CognitoTokenSource::new(cognito_auth())
@@ -307,15 +322,8 @@ async fn cognito_signs_in_with_the_secret_hash_and_refreshes() {
 
 #[tokio::test]
 async fn oauth_tokens_authenticate_remote_calls_to_a_jd() {
-    use offchain_jd::auth::{TokenHashes, hash_token};
     let (url, _) = mock(Duration::ZERO, |n, _| oauth_token(n, 3600)).await;
-    let config = offchain_jd::server::ServerConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        database_url: offchain_jd::store::SQLITE_MEMORY_URL.into(),
-        csa_secret: "test secret".into(),
-        auth: Some(TokenHashes::from_list(&hash_token("tok-1"), "test").unwrap()),
-    };
-    let server = offchain_jd::server::start(config).await.unwrap();
+    let server = support::jd_requiring_token("tok-1").await;
     let source = Arc::new(ClientCredentials::new(&url, "client-1", SECRET).unwrap());
     let config =
         RemoteConfig::new(format!("http://{}", server.local_addr())).with_token_source(source);

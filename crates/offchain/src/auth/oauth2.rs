@@ -10,7 +10,8 @@ use super::cache::{Grant, TokenCache};
 use super::endpoint::{TokenEndpoint, error_fields};
 use super::{TokenError, TokenSource};
 
-/// How long a token without `expires_in` is used (RFC 6749 leaves it to the server).
+/// How long a token without a readable `expires_in` is used (RFC 6749 leaves it to the
+/// server).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Tokens from an OAuth2 token endpoint for a client id and secret, cached and fetched
@@ -21,7 +22,8 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// use offchain::auth::ClientCredentials;
 /// use offchain::RemoteConfig;
 /// # fn run() -> Result<(), offchain::auth::TokenError> {
-/// let tokens = ClientCredentials::new("https://auth.example.com/oauth2/token", "deployer", "secret")?
+/// let url = "https://auth.example.com/oauth2/token";
+/// let tokens = ClientCredentials::new(url, "deployer", "secret")?
 ///     .with_scopes(["jd/operator"]);
 /// let config = RemoteConfig::new("https://jd.example.com").with_token_source(Arc::new(tokens));
 /// # Ok(()) }
@@ -39,7 +41,25 @@ pub struct ClientCredentials {
 struct TokenResponse {
     access_token: String,
     #[serde(default)]
-    expires_in: Option<u64>,
+    expires_in: Option<ExpiresIn>,
+}
+
+/// `expires_in` in seconds: a number, as RFC 6749 has it, or a string of digits, as some
+/// servers send it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ExpiresIn {
+    Number(u64),
+    Text(String),
+}
+
+impl ExpiresIn {
+    fn lifetime(&self) -> Option<Duration> {
+        match self {
+            ExpiresIn::Number(seconds) => Some(Duration::from_secs(*seconds)),
+            ExpiresIn::Text(text) => text.trim().parse().ok().map(Duration::from_secs),
+        }
+    }
 }
 
 impl ClientCredentials {
@@ -113,7 +133,8 @@ impl ClientCredentials {
             access_token: answer.access_token,
             lifetime: answer
                 .expires_in
-                .map_or(DEFAULT_LIFETIME, Duration::from_secs),
+                .and_then(|e| e.lifetime())
+                .unwrap_or(DEFAULT_LIFETIME),
             refresh_token: None,
         })
     }
@@ -134,5 +155,25 @@ impl fmt::Debug for ClientCredentials {
 impl TokenSource for ClientCredentials {
     async fn token(&self) -> Result<String, TokenError> {
         self.cache.token(|_| self.fetch()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expires_in_is_read_as_a_number_or_a_string() {
+        let read = |json: &str| {
+            serde_json::from_str::<TokenResponse>(json)
+                .unwrap()
+                .expires_in
+                .and_then(|e| e.lifetime())
+        };
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(read(r#"{"access_token":"t","expires_in":3600}"#), hour);
+        assert_eq!(read(r#"{"access_token":"t","expires_in":"3600"}"#), hour);
+        assert_eq!(read(r#"{"access_token":"t","expires_in":"soon"}"#), None);
+        assert_eq!(read(r#"{"access_token":"t"}"#), None);
     }
 }

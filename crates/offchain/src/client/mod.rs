@@ -109,69 +109,6 @@ pub trait Client: Send + Sync {
     ) -> ClientResult<ListKeypairsResponse>;
 }
 
-/// Implements [`Client`] by forwarding each method to `$job`, `$node` or `$csa` (expressions
-/// over `self`) with the request wrapped by `$wrap` (an async expression over `self` and the
-/// request that yields a `tonic::Request`), within the deadline of `self.options`, and
-/// `with_options` by cloning `self` with merged options. Used by the remote and in-memory
-/// clients, whose targets have methods of the same names.
-macro_rules! forward_client {
-    ($ty:ty, |$this:ident, $req:ident| { job: $job:expr, node: $node:expr, csa: $csa:expr, wrap: $wrap:expr }) => {
-        forward_client!(@impl $ty, $this, $req, $job, $node, $csa, $wrap,
-            job: get_job(offchain_proto::job::GetJobRequest) -> offchain_proto::job::GetJobResponse,
-            job: get_proposal(offchain_proto::job::GetProposalRequest) -> offchain_proto::job::GetProposalResponse,
-            job: list_jobs(offchain_proto::job::ListJobsRequest) -> offchain_proto::job::ListJobsResponse,
-            job: list_proposals(offchain_proto::job::ListProposalsRequest) -> offchain_proto::job::ListProposalsResponse,
-            job: propose_job(offchain_proto::job::ProposeJobRequest) -> offchain_proto::job::ProposeJobResponse,
-            job: batch_propose_job(offchain_proto::job::BatchProposeJobRequest) -> offchain_proto::job::BatchProposeJobResponse,
-            job: revoke_job(offchain_proto::job::RevokeJobRequest) -> offchain_proto::job::RevokeJobResponse,
-            job: delete_job(offchain_proto::job::DeleteJobRequest) -> offchain_proto::job::DeleteJobResponse,
-            job: update_job(offchain_proto::job::UpdateJobRequest) -> offchain_proto::job::UpdateJobResponse,
-            node: disable_node(offchain_proto::node::DisableNodeRequest) -> offchain_proto::node::DisableNodeResponse,
-            node: enable_node(offchain_proto::node::EnableNodeRequest) -> offchain_proto::node::EnableNodeResponse,
-            node: get_node(offchain_proto::node::GetNodeRequest) -> offchain_proto::node::GetNodeResponse,
-            node: list_nodes(offchain_proto::node::ListNodesRequest) -> offchain_proto::node::ListNodesResponse,
-            node: list_node_chain_configs(offchain_proto::node::ListNodeChainConfigsRequest) -> offchain_proto::node::ListNodeChainConfigsResponse,
-            node: register_node(offchain_proto::node::RegisterNodeRequest) -> offchain_proto::node::RegisterNodeResponse,
-            node: update_node(offchain_proto::node::UpdateNodeRequest) -> offchain_proto::node::UpdateNodeResponse,
-            csa: get_keypair(offchain_proto::csa::GetKeypairRequest) -> offchain_proto::csa::GetKeypairResponse,
-            csa: list_keypairs(offchain_proto::csa::ListKeypairsRequest) -> offchain_proto::csa::ListKeypairsResponse,
-        );
-    };
-    (@impl $ty:ty, $this:ident, $req:ident, $job:expr, $node:expr, $csa:expr, $wrap:expr,
-        $($service:ident: $method:ident($request:ty) -> $response:ty,)*) => {
-        #[async_trait::async_trait]
-        impl $crate::client::Client for $ty {
-            fn with_options(
-                &self,
-                options: $crate::client::CallOptions,
-            ) -> std::sync::Arc<dyn $crate::client::Client> {
-                let mut client = self.clone();
-                client.options = self.options.merged(options);
-                std::sync::Arc::new(client)
-            }
-
-            $(
-                async fn $method(&self, $req: $request) -> $crate::client::ClientResult<$response> {
-                    let $this = self;
-                    $crate::client::within_deadline($this.options.timeout, async move {
-                        let request = $wrap.await?;
-                        forward_client!(@target $service, $job, $node, $csa)
-                            .$method(request)
-                            .await
-                            .map(tonic::Response::into_inner)
-                    })
-                    .await
-                }
-            )*
-        }
-    };
-    (@target job, $job:expr, $node:expr, $csa:expr) => { $job };
-    (@target node, $job:expr, $node:expr, $csa:expr) => { $node };
-    (@target csa, $job:expr, $node:expr, $csa:expr) => { $csa };
-}
-
-pub(crate) use forward_client;
-
 impl std::fmt::Debug for dyn Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("dyn Client")

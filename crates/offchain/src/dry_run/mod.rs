@@ -5,6 +5,7 @@
 //! job exists, the public key is free — and answers a refusal with the JD's status code.
 
 mod checks;
+mod state;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,10 +14,11 @@ use async_trait::async_trait;
 use offchain_proto::csa::*;
 use offchain_proto::job::*;
 use offchain_proto::node::*;
-use tonic::{Code, Status};
+use tonic::Status;
 
 use crate::client::{Client, ClientResult};
 use crate::limits;
+use state::failure;
 
 /// A write the dry-run client did not send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,100 +67,6 @@ impl DryRunClient {
         }
     }
 
-    /// The node, refusing a missing one (`NOT_FOUND`) as the JD does.
-    async fn existing_node(&self, id: &str) -> Result<Node, Status> {
-        checks::required(id, "id")?;
-        let request = GetNodeRequest {
-            id: id.to_string(),
-            public_key: None,
-        };
-        self.inner
-            .get_node(request)
-            .await?
-            .node
-            .ok_or_else(|| Status::not_found(format!("node {id} not found")))
-    }
-
-    /// Refuses a node a proposal cannot go to: missing (`NOT_FOUND`) or disabled
-    /// (`FAILED_PRECONDITION`).
-    async fn proposable_node(&self, id: &str) -> Result<(), Status> {
-        let node = self.existing_node(id).await?;
-        if node.is_enabled {
-            Ok(())
-        } else {
-            Err(disabled(id))
-        }
-    }
-
-    /// Refuses a public key another node has (`ALREADY_EXISTS`).
-    async fn key_free(&self, public_key: &str, own_id: Option<&str>) -> Result<(), Status> {
-        let key = public_key.trim().to_ascii_lowercase();
-        let request = GetNodeRequest {
-            id: String::new(),
-            public_key: Some(key.clone()),
-        };
-        match self.inner.get_node(request).await {
-            Ok(found)
-                if found
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| Some(n.id.as_str()) != own_id) =>
-            {
-                Err(Status::already_exists(format!(
-                    "a node with public key {key} is already registered"
-                )))
-            }
-            Ok(_) => Ok(()),
-            Err(status) if status.code() == Code::NotFound => Ok(()),
-            Err(status) => Err(status),
-        }
-    }
-
-    /// Refuses a job reference the JD cannot resolve, with the JD's own answer to `GetJob`.
-    async fn existing_job(&self, id: Option<get_job_request::IdOneof>) -> Result<(), Status> {
-        self.inner
-            .get_job(GetJobRequest { id_oneof: id })
-            .await
-            .map(drop)
-    }
-
-    /// Which of `ids` a proposal can go to, and why not for the others, in one read.
-    async fn batch_outcomes(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<(Vec<String>, HashMap<String, ProposeJobFailure>), Status> {
-        let filter = list_nodes_request::Filter {
-            ids: ids.clone(),
-            ..Default::default()
-        };
-        let request = ListNodesRequest {
-            filter: Some(filter),
-            ..Default::default()
-        };
-        let enabled: HashMap<String, bool> = self
-            .inner
-            .list_nodes(request)
-            .await?
-            .nodes
-            .into_iter()
-            .map(|n| (n.id, n.is_enabled))
-            .collect();
-        let mut proposable = Vec::new();
-        let mut failed = HashMap::new();
-        for id in ids {
-            let refusal = match enabled.get(&id) {
-                Some(true) => {
-                    proposable.push(id);
-                    continue;
-                }
-                Some(false) => disabled(&id),
-                None => Status::not_found(format!("node {id} not found")),
-            };
-            failed.insert(id, failure(&refusal));
-        }
-        Ok((proposable, failed))
-    }
-
     fn skip(&self, method: &'static str, summary: String) {
         tracing::info!(target: "offchain::dry_run", method, %summary, "dry run: not sent");
         let write = SkippedWrite { method, summary };
@@ -166,17 +74,6 @@ impl DryRunClient {
             Ok(mut list) => list.push(write),
             Err(poisoned) => poisoned.into_inner().push(write),
         }
-    }
-}
-
-fn disabled(node_id: &str) -> Status {
-    Status::failed_precondition(format!("node {node_id} is disabled"))
-}
-
-/// A per-node failure of a batch, worded as the JD words it.
-fn failure(status: &Status) -> ProposeJobFailure {
-    ProposeJobFailure {
-        error_message: status.message().to_string(),
     }
 }
 

@@ -4,20 +4,24 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use offchain_jd::JobDistributor;
-use offchain_proto::csa::csa_service_server::CsaService;
-use offchain_proto::job::job_service_server::JobService;
-use offchain_proto::node::node_service_server::NodeService;
+use offchain_proto::csa::csa_service_server::CsaServiceServer;
+use offchain_proto::job::job_service_server::JobServiceServer;
+use offchain_proto::node::node_service_server::NodeServiceServer;
 use tokio::sync::OnceCell;
+use tonic::service::Routes;
 
+use super::remote::{MAX_MESSAGE_SIZE, RemoteClient};
 use super::{Provider, ProviderError};
 use crate::Client;
-use crate::client::{CallOptions, forward_client};
 
 /// An in-process JD for unit tests of deployment scripts.
 ///
-/// It is the server's own code (the same [`JobDistributor`]) over an in-memory SQLite
-/// database, called directly instead of over the network: every answer, error code and
-/// message is the server's.
+/// It is the server's own code (the same [`JobDistributor`] behind the same generated gRPC
+/// services) over an in-memory SQLite database, called in process instead of over the
+/// network: every answer, error code and message is the server's. The client is the remote
+/// one over those services, so call options behave as over the network (a call past its
+/// deadline answers `DEADLINE_EXCEEDED`; the JD's work for it stops at its next await
+/// point, and a database write already sent completes).
 ///
 /// ```
 /// use offchain::{MemoryProvider, Provider};
@@ -64,10 +68,7 @@ impl Provider for MemoryProvider {
                     .get_or_try_init(JobDistributor::in_memory)
                     .await
                     .map_err(|e| ProviderError::Start(e.to_string()))?;
-                let client = MemoryClient {
-                    jd: jd.clone(),
-                    options: CallOptions::default(),
-                };
+                let client = RemoteClient::from_service(in_process_services(jd), None);
                 Ok::<_, ProviderError>(Arc::new(client) as Arc<dyn Client>)
             })
             .await?;
@@ -79,21 +80,14 @@ impl Provider for MemoryProvider {
     }
 }
 
-/// Calls the service traits of a [`JobDistributor`] directly.
-///
-/// Call options apply as over the network: the services see the metadata and the
-/// `grpc-timeout` header, and a call past its deadline answers `DEADLINE_EXCEEDED` (the
-/// JD's work for it is dropped at its next await point; a database write already sent
-/// completes).
-#[derive(Debug, Clone)]
-struct MemoryClient {
-    jd: JobDistributor,
-    options: CallOptions,
+/// The JD's three operator services as one tower service, with the server's message limits.
+fn in_process_services(jd: &JobDistributor) -> Routes {
+    let job = JobServiceServer::new(jd.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let node = NodeServiceServer::new(jd.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let csa = CsaServiceServer::new(jd.clone());
+    Routes::new(job).add_service(node).add_service(csa)
 }
-
-forward_client!(MemoryClient, |this, message| {
-    job: this.jd,
-    node: this.jd,
-    csa: this.jd,
-    wrap: std::future::ready(Ok::<_, tonic::Status>(this.options.request(message)))
-});

@@ -4,9 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use offchain_proto::csa::csa_service_client::CsaServiceClient;
+use offchain_proto::csa::*;
 use offchain_proto::job::job_service_client::JobServiceClient;
+use offchain_proto::job::*;
 use offchain_proto::node::node_service_client::NodeServiceClient;
+use offchain_proto::node::*;
 use tonic::body::Body;
 use tonic::codegen::{Body as HttpBody, Bytes, StdError};
 use tonic::metadata::MetadataValue;
@@ -15,10 +19,10 @@ use tonic::{Request, Status};
 use tower::util::BoxCloneSyncService;
 
 use crate::auth::TokenSource;
-use crate::client::{CallOptions, forward_client};
+use crate::client::{CallOptions, Client, ClientResult, within_deadline};
 
 /// Largest message accepted from the JD (long node and job lists exceed gRPC's 4 MiB).
-const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// The transport under the generated clients: a channel, maybe with the caller's layers.
 ///
@@ -29,9 +33,9 @@ type GrpcTransport = BoxCloneSyncService<http::Request<Body>, http::Response<Bod
 
 /// A [`Client`](crate::Client) over a gRPC channel.
 ///
-/// [`RemoteProvider`](crate::RemoteProvider) makes one from a [`RemoteConfig`]; build one
-/// yourself to put tower layers (retries, load balancing over JD replicas, tracing) between
-/// the client and the channel:
+/// [`RemoteProvider`](crate::RemoteProvider) makes one from a
+/// [`RemoteConfig`](crate::RemoteConfig); build one yourself to put tower layers (retries,
+/// load balancing over JD replicas, tracing) between the client and the channel:
 ///
 /// ```no_run
 /// use offchain::{RemoteClient, RemoteConfig};
@@ -121,9 +125,53 @@ impl fmt::Debug for RemoteClient {
     }
 }
 
-forward_client!(RemoteClient, |this, message| {
-    job: this.job.clone(),
-    node: this.node.clone(),
-    csa: this.csa.clone(),
-    wrap: this.request(message)
-});
+/// Implements [`Client`] for [`RemoteClient`]: each method wraps its message with the call
+/// options and the token and sends it on the service client it belongs to (`job`, `node`
+/// or `csa`), within the call's deadline.
+macro_rules! client_rpcs {
+    ($($service:ident: $method:ident($request:ty) -> $response:ty;)*) => {
+        #[async_trait]
+        impl Client for RemoteClient {
+            fn with_options(&self, options: CallOptions) -> Arc<dyn Client> {
+                let mut client = self.clone();
+                client.options = self.options.merged(options);
+                Arc::new(client)
+            }
+
+            $(
+                async fn $method(&self, message: $request) -> ClientResult<$response> {
+                    within_deadline(self.options.timeout, async move {
+                        let request = self.request(message).await?;
+                        self.$service
+                            .clone()
+                            .$method(request)
+                            .await
+                            .map(tonic::Response::into_inner)
+                    })
+                    .await
+                }
+            )*
+        }
+    };
+}
+
+client_rpcs! {
+    job: get_job(GetJobRequest) -> GetJobResponse;
+    job: get_proposal(GetProposalRequest) -> GetProposalResponse;
+    job: list_jobs(ListJobsRequest) -> ListJobsResponse;
+    job: list_proposals(ListProposalsRequest) -> ListProposalsResponse;
+    job: propose_job(ProposeJobRequest) -> ProposeJobResponse;
+    job: batch_propose_job(BatchProposeJobRequest) -> BatchProposeJobResponse;
+    job: revoke_job(RevokeJobRequest) -> RevokeJobResponse;
+    job: delete_job(DeleteJobRequest) -> DeleteJobResponse;
+    job: update_job(UpdateJobRequest) -> UpdateJobResponse;
+    node: disable_node(DisableNodeRequest) -> DisableNodeResponse;
+    node: enable_node(EnableNodeRequest) -> EnableNodeResponse;
+    node: get_node(GetNodeRequest) -> GetNodeResponse;
+    node: list_nodes(ListNodesRequest) -> ListNodesResponse;
+    node: list_node_chain_configs(ListNodeChainConfigsRequest) -> ListNodeChainConfigsResponse;
+    node: register_node(RegisterNodeRequest) -> RegisterNodeResponse;
+    node: update_node(UpdateNodeRequest) -> UpdateNodeResponse;
+    csa: get_keypair(GetKeypairRequest) -> GetKeypairResponse;
+    csa: list_keypairs(ListKeypairsRequest) -> ListKeypairsResponse;
+}
