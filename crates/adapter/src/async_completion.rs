@@ -413,10 +413,10 @@ async fn answer_or_defer<H: Send + 'static>(
         let Err(response) = waiting.send(response) else {
             return;
         };
-        let form = callback.form();
+        let (form, node) = (callback.form(), url_origin(&callback.url));
         match completer.deliver(&callback, &response).await {
-            Ok(attempts) => tracing::info!(?form, attempts, "async answer delivered"),
-            Err(error) => tracing::warn!(?form, %error, "async answer not delivered"),
+            Ok(attempts) => tracing::info!(?form, %node, attempts, "async answer delivered"),
+            Err(error) => tracing::warn!(?form, %node, %error, "async answer not delivered"),
         }
     };
     tokio::spawn(task.instrument(tracing::Span::current()));

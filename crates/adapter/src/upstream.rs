@@ -8,6 +8,7 @@ use crate::endpoint::Context;
 use crate::error::AdapterError;
 use crate::metrics::UpstreamMetrics;
 use crate::protect::RetryPolicy;
+use crate::secrets::url_origin;
 
 /// Longest upstream error text copied into an error message.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -51,7 +52,14 @@ async fn send_retrying(
             return Err(error);
         }
         retry += 1;
+        // Only where the call went: the URL's path and query may hold the provider's key.
+        let upstream = request
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| url_origin(r.url().as_str()).to_string())
+            .unwrap_or_default();
         tracing::warn!(
+            %upstream,
             retry,
             of = policy.retries,
             ?wait,

@@ -256,6 +256,14 @@ async fn no_secret_reaches_the_logs_of_a_full_run() {
         text.matches("stream connected").count() >= 2,
         "no reconnect in:\n{text}"
     );
+    // URLs appear by origin.
+    let provider_origin = format!("\"upstream\":\"{}\"", upstream.url());
+    assert!(
+        text.contains(&provider_origin),
+        "no {provider_origin} in:\n{text}"
+    );
+    let node_origin = format!("\"node\":\"{}\"", node.origin());
+    assert!(text.contains(&node_origin), "no {node_origin} in:\n{text}");
     for secret in SECRETS {
         if let Some(line) = text.lines().find(|line| line.contains(secret)) {
             panic!("secret {secret:?} logged: {line}");

@@ -495,19 +495,33 @@ async fn a_streamed_value_older_than_cache_max_age_is_never_answered() {
 
 #[tokio::test]
 async fn streaming_endpoints_are_left_out_of_background_refresh() {
-    let provider = Provider::start().await;
-    let quick = StreamSettings {
-        first_value_timeout: Duration::from_millis(200),
+    let mut provider = Provider::start().await;
+    let short_idle = StreamSettings {
+        idle_ttl: Duration::from_millis(400),
         ..settings(&provider)
     };
     let vars = [
         ("CACHE_MAX_AGE", "600"),
-        ("CACHE_REFRESH_WINDOW_MS", "5000"),
+        ("CACHE_REFRESH_WINDOW_MS", "10000"),
     ];
-    let ea = start_with(quick, &vars).await;
+    let ea = start_with(short_idle, &vars).await;
     assert_eq!(price(&ea, "ETH").await.body["result"], json!(100));
-    // A refresh would write the last streamed value again with a new time to live, so it
-    // would be served past its age.
-    let without_value = assert_never_stale(&ea, 600, Duration::from_millis(1500)).await;
-    assert!(without_value > 0, "the old value was served all along");
+    // The provider keeps pushing ETH and no client asks for it again. A background refresh
+    // of the stream would re-store its values (younger-looking than they are) and count as
+    // interest, keeping ETH subscribed for the whole refresh window.
+    let unsubscribe = unsubscribe_frame("ETH");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ETH was never unsubscribed"
+        );
+        provider.control(Control::Push(
+            json!({"coin": "ETH", "price": 1}).to_string(),
+        ));
+        let next = tokio::time::timeout(Duration::from_millis(100), provider.events.recv()).await;
+        if matches!(next, Ok(Some(Event::Received(_, ref text))) if *text == unsubscribe) {
+            break;
+        }
+    }
 }
