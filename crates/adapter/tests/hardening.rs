@@ -1,13 +1,12 @@
 //! Hardening of the HTTP server: slow clients, connection cap, panics in endpoint code,
-//! protocol details of errors, parameter normalization, duration bounds, and what a request
-//! costs in logs.
+//! protocol details of errors, parameter normalization and duration bounds (what a request
+//! costs in logs is in `logging.rs`).
 //!
 //! The slow-client tests speak raw HTTP/1.1 over `TcpStream`s, since an HTTP client library
 //! never stalls halfway through its own request.
 
 mod common;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -462,69 +461,4 @@ fn slow_client_settings_are_read() {
     assert_eq!(config.header_timeout, Duration::from_millis(1500));
     assert_eq!(config.body_timeout, Duration::from_millis(2500));
     assert_eq!(config.max_connections, 7);
-}
-
-// ---------------------------------------------------------------------------------------
-// Item 19: successful requests cost no log line at the default level.
-
-/// Log lines written by the subscriber under test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or(Value::String(line.to_owned())))
-            .collect()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut bytes) = self.0.lock() {
-            bytes.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-// One thread: every task of the adapter runs where the thread-local subscriber is set.
-#[tokio::test(flavor = "current_thread")]
-async fn successful_requests_log_nothing_at_the_default_level() {
-    let config = test_config(&[]);
-    assert_eq!(config.log_level, "info", "the default level");
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let (_upstream, ea) = start(&[]).await;
-    for _ in 0..3 {
-        let r = ea.request(json!({"data": {"coin": "ETH"}})).await;
-        assert_eq!(r.status, 200);
-    }
-    assert_eq!(
-        captured.lines(),
-        Vec::<Value>::new(),
-        "successes log nothing"
-    );
-
-    let r = ea
-        .request(json!({"id": "bad", "endpoint": "volume", "data": {}}))
-        .await;
-    assert_eq!(r.status, 404);
-    let lines = captured.lines();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["fields"]["status"], 404, "{lines:?}");
-    assert_eq!(lines[0]["level"], "INFO", "{lines:?}");
 }
