@@ -88,6 +88,15 @@ async fn read_response(stream: &mut TcpStream) -> Option<RawResponse> {
     }
 }
 
+/// The next response, which must arrive `WITHIN`; `what` says which in the panic message.
+async fn answer_within(stream: &mut TcpStream, what: &str) -> RawResponse {
+    tokio::time::timeout(WITHIN, read_response(stream))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no answer: {what}"))
+}
+
 /// Reads until the server closes the connection; panics when it stays open `WITHIN`.
 async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     let mut received = Vec::new();
@@ -161,11 +170,7 @@ async fn stalled_body_is_answered_408_and_disconnected() {
         "POST / HTTP/1.1\r\nHost: ea\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"id\": \"slow\", ",
     )
     .await;
-    let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no answer to a stalled body"));
+    let response = answer_within(&mut stream, "a stalled body").await;
     assert_eq!(response.status, 408, "{response:?}");
     assert!(
         response
@@ -191,11 +196,7 @@ async fn a_body_in_pieces_within_the_timeout_is_answered() {
     send(&mut stream, head).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     send(&mut stream, body).await;
-    let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-        .await
-        .ok()
-        .flatten();
-    let response = response.unwrap_or_else(|| panic!("no answer"));
+    let response = answer_within(&mut stream, "a body in pieces").await;
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.body["jobRunID"], "pieces");
 }
@@ -206,8 +207,7 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     let health = "GET /health HTTP/1.1\r\nHost: ea\r\n\r\n";
     let mut first = connect(&ea).await;
     send(&mut first, health).await;
-    let answered = tokio::time::timeout(WITHIN, read_response(&mut first)).await;
-    assert_eq!(answered.ok().flatten().map(|r| r.status), Some(200));
+    assert_eq!(answer_within(&mut first, "first").await.status, 200);
 
     // The kernel completes the handshake (backlog), but the adapter does not take it on.
     let mut second = connect(&ea).await;
@@ -219,8 +219,8 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     );
 
     drop(first);
-    let answered = tokio::time::timeout(WITHIN, read_response(&mut second)).await;
-    assert_eq!(answered.ok().flatten().map(|r| r.status), Some(200));
+    let answered = answer_within(&mut second, "once the first closed").await;
+    assert_eq!(answered.status, 200);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -259,11 +259,11 @@ async fn a_panicking_endpoint_answers_500_and_the_connection_stays_usable() {
     for at in ["fetch", "validate", "fetch"] {
         let body = json!({"id": at, "endpoint": "panics", "data": {"at": at}}).to_string();
         send(&mut stream, &post(&body)).await;
-        let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("the connection closed after a panic in `{at}`"));
+        let response = answer_within(
+            &mut stream,
+            &format!("the connection closed after a panic in `{at}`"),
+        )
+        .await;
         assert_eq!(response.status, 500, "{response:?}");
         assert_eq!(response.body["statusCode"], 500);
         assert_eq!(response.body["jobRunID"], at);
@@ -274,11 +274,8 @@ async fn a_panicking_endpoint_answers_500_and_the_connection_stays_usable() {
         // The same connection then answers the next request.
         let next = json!({"id": "after", "endpoint": "panics", "data": {"at": "nowhere"}});
         send(&mut stream, &post(&next.to_string())).await;
-        let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("no answer after the panic in `{at}`"));
+        let response =
+            answer_within(&mut stream, &format!("no answer after the panic in `{at}`")).await;
         assert_eq!(response.status, 200, "{response:?}");
         assert_eq!(response.body["result"], 1);
     }
