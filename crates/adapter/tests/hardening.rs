@@ -186,6 +186,22 @@ async fn stalled_body_is_answered_408_and_disconnected() {
     assert_eq!(upstream.hits(), 0);
 }
 
+/// Routes that never read a body (404, 405, health) do not wait for a stalled one either.
+#[tokio::test]
+async fn stalled_bodies_on_other_routes_are_disconnected() {
+    let (_upstream, ea) = start(&[
+        ("EA_BODY_TIMEOUT_MS", "200"),
+        ("EA_HEADER_TIMEOUT_MS", "200"),
+    ])
+    .await;
+    for head in ["POST /nowhere", "POST /health", "GET /health", "PUT /"] {
+        let mut stream = connect(&ea).await;
+        let request = format!("{head} HTTP/1.1\r\nHost: ea\r\nContent-Length: 60\r\n\r\n{{\"id\"");
+        send(&mut stream, &request).await;
+        read_until_closed(&mut stream).await;
+    }
+}
+
 /// A body that arrives in pieces, each well within the timeout, is still answered.
 #[tokio::test]
 async fn a_body_in_pieces_within_the_timeout_is_answered() {
