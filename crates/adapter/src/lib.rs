@@ -68,6 +68,9 @@
 //!   aliases; the default endpoint when none is given; unknown → 404).
 //! - Parses `data` into your parameter struct: serde `alias` and `default` work; a missing or
 //!   invalid parameter is a 400 whose message names it. `validate` adds checks serde cannot.
+//!   A field may declare its normalization with
+//!   `#[serde(deserialize_with = "offchain_adapter::normalize::uppercase")]`, so `usd` and
+//!   `USD` share one cache entry and one upstream call ([`normalize`]).
 //! - Caches answers by endpoint and normalized parameters ([`cache`]), coalesces identical
 //!   in-flight requests, never caches errors, and never serves an answer whose provider
 //!   data is older than `CACHE_MAX_AGE`. In-process by default; with `CACHE_TYPE=redis`
@@ -89,9 +92,18 @@
 //!   [`Endpoint`]s get the retries by calling [`upstream::send`].
 //! - Serves `POST /` and `GET /health`, limits bodies to `MAX_PAYLOAD_SIZE_LIMIT` (413) and
 //!   each parameter to `MAX_PARAM_LENGTH` bytes of text (default 1 024; 400 naming it),
-//!   answers malformed bodies with a JSON 400, logs JSON with a request id, and shuts down
-//!   gracefully on SIGINT/SIGTERM ([`Adapter::run`]). It runs on one thread unless
-//!   `EA_THREADS` says more; programs with a runtime of their own call [`Adapter::serve`].
+//!   answers every error in JSON with the matching status (malformed body 400 echoing its
+//!   `id`, wrong method 405, unknown path 404), turns a panic in your code into a 500 for
+//!   that request alone, logs JSON with a request id (successes at `debug`, errors at
+//!   `info`/`warn`), and shuts down gracefully on SIGINT/SIGTERM ([`Adapter::run`]). It runs
+//!   on one thread unless `EA_THREADS` says more; programs with a runtime of their own call
+//!   [`Adapter::serve`].
+//! - Keeps slow clients from pinning it: a connection without complete headers after
+//!   `EA_HEADER_TIMEOUT_MS` (default 10 s; idle keep-alive connections too) is closed, a body
+//!   not complete `EA_BODY_TIMEOUT_MS` (default 10 s) after its headers is answered 408 and
+//!   its connection closed, and at most `EA_MAX_CONNECTIONS` (default 10 000) connections
+//!   are served at once, later ones waiting in the listen backlog. Every duration variable
+//!   is at most 7 days ([`config::MAX_DURATION_MS`]).
 //! - Serves Prometheus metrics at `GET /metrics` on their own listener, `EA_HOST:METRICS_PORT`
 //!   (default 9080; `METRICS_ENABLED=false` turns it off): requests by endpoint and status,
 //!   request and upstream latency, upstream outcomes, cache hits/misses, the rate-limit

@@ -28,24 +28,26 @@ use serde::{Deserialize, Deserializer};
 
 /// A string parameter in upper case (`usd` → `USD`), e.g. ticker symbols.
 pub fn uppercase<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let mut value = String::deserialize(deserializer)?;
-    if value.is_ascii() {
-        // In place: no second allocation for the usual ASCII symbol.
-        value.make_ascii_uppercase();
-        Ok(value)
-    } else {
-        Ok(value.to_uppercase())
-    }
+    convert(deserializer, str::make_ascii_uppercase, str::to_uppercase)
 }
 
 /// A string parameter in lower case (`ETH` → `eth`), e.g. provider ids.
 pub fn lowercase<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    convert(deserializer, str::make_ascii_lowercase, str::to_lowercase)
+}
+
+fn convert<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    ascii: fn(&mut str),
+    unicode: fn(&str) -> String,
+) -> Result<String, D::Error> {
     let mut value = String::deserialize(deserializer)?;
     if value.is_ascii() {
-        value.make_ascii_lowercase();
+        // In place: no second allocation for the usual ASCII symbol.
+        ascii(&mut value);
         Ok(value)
     } else {
-        Ok(value.to_lowercase())
+        Ok(unicode(&value))
     }
 }
 

@@ -1,13 +1,12 @@
 //! Hardening of the HTTP server: slow clients, connection cap, panics in endpoint code,
-//! protocol details of errors, parameter normalization, duration bounds, and what a request
-//! costs in logs.
+//! protocol details of errors, parameter normalization and duration bounds (what a request
+//! costs in logs is in `logging.rs`).
 //!
 //! The slow-client tests speak raw HTTP/1.1 over `TcpStream`s, since an HTTP client library
 //! never stalls halfway through its own request.
 
 mod common;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -89,6 +88,15 @@ async fn read_response(stream: &mut TcpStream) -> Option<RawResponse> {
     }
 }
 
+/// The next response, which must arrive `WITHIN`; `what` says which in the panic message.
+async fn answer_within(stream: &mut TcpStream, what: &str) -> RawResponse {
+    tokio::time::timeout(WITHIN, read_response(stream))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no answer: {what}"))
+}
+
 /// Reads until the server closes the connection; panics when it stays open `WITHIN`.
 async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     let mut received = Vec::new();
@@ -162,11 +170,7 @@ async fn stalled_body_is_answered_408_and_disconnected() {
         "POST / HTTP/1.1\r\nHost: ea\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"id\": \"slow\", ",
     )
     .await;
-    let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no answer to a stalled body"));
+    let response = answer_within(&mut stream, "a stalled body").await;
     assert_eq!(response.status, 408, "{response:?}");
     assert!(
         response
@@ -182,6 +186,22 @@ async fn stalled_body_is_answered_408_and_disconnected() {
     assert_eq!(upstream.hits(), 0);
 }
 
+/// Routes that never read a body (404, 405, health) do not wait for a stalled one either.
+#[tokio::test]
+async fn stalled_bodies_on_other_routes_are_disconnected() {
+    let (_upstream, ea) = start(&[
+        ("EA_BODY_TIMEOUT_MS", "200"),
+        ("EA_HEADER_TIMEOUT_MS", "200"),
+    ])
+    .await;
+    for head in ["POST /nowhere", "POST /health", "GET /health", "PUT /"] {
+        let mut stream = connect(&ea).await;
+        let request = format!("{head} HTTP/1.1\r\nHost: ea\r\nContent-Length: 60\r\n\r\n{{\"id\"");
+        send(&mut stream, &request).await;
+        read_until_closed(&mut stream).await;
+    }
+}
+
 /// A body that arrives in pieces, each well within the timeout, is still answered.
 #[tokio::test]
 async fn a_body_in_pieces_within_the_timeout_is_answered() {
@@ -192,11 +212,7 @@ async fn a_body_in_pieces_within_the_timeout_is_answered() {
     send(&mut stream, head).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     send(&mut stream, body).await;
-    let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-        .await
-        .ok()
-        .flatten();
-    let response = response.unwrap_or_else(|| panic!("no answer"));
+    let response = answer_within(&mut stream, "a body in pieces").await;
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.body["jobRunID"], "pieces");
 }
@@ -207,8 +223,7 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     let health = "GET /health HTTP/1.1\r\nHost: ea\r\n\r\n";
     let mut first = connect(&ea).await;
     send(&mut first, health).await;
-    let answered = tokio::time::timeout(WITHIN, read_response(&mut first)).await;
-    assert_eq!(answered.ok().flatten().map(|r| r.status), Some(200));
+    assert_eq!(answer_within(&mut first, "first").await.status, 200);
 
     // The kernel completes the handshake (backlog), but the adapter does not take it on.
     let mut second = connect(&ea).await;
@@ -220,8 +235,8 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     );
 
     drop(first);
-    let answered = tokio::time::timeout(WITHIN, read_response(&mut second)).await;
-    assert_eq!(answered.ok().flatten().map(|r| r.status), Some(200));
+    let answered = answer_within(&mut second, "once the first closed").await;
+    assert_eq!(answered.status, 200);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,11 +275,11 @@ async fn a_panicking_endpoint_answers_500_and_the_connection_stays_usable() {
     for at in ["fetch", "validate", "fetch"] {
         let body = json!({"id": at, "endpoint": "panics", "data": {"at": at}}).to_string();
         send(&mut stream, &post(&body)).await;
-        let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("the connection closed after a panic in `{at}`"));
+        let response = answer_within(
+            &mut stream,
+            &format!("the connection closed after a panic in `{at}`"),
+        )
+        .await;
         assert_eq!(response.status, 500, "{response:?}");
         assert_eq!(response.body["statusCode"], 500);
         assert_eq!(response.body["jobRunID"], at);
@@ -275,11 +290,8 @@ async fn a_panicking_endpoint_answers_500_and_the_connection_stays_usable() {
         // The same connection then answers the next request.
         let next = json!({"id": "after", "endpoint": "panics", "data": {"at": "nowhere"}});
         send(&mut stream, &post(&next.to_string())).await;
-        let response = tokio::time::timeout(WITHIN, read_response(&mut stream))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("no answer after the panic in `{at}`"));
+        let response =
+            answer_within(&mut stream, &format!("no answer after the panic in `{at}`")).await;
         assert_eq!(response.status, 200, "{response:?}");
         assert_eq!(response.body["result"], 1);
     }
@@ -462,69 +474,4 @@ fn slow_client_settings_are_read() {
     assert_eq!(config.header_timeout, Duration::from_millis(1500));
     assert_eq!(config.body_timeout, Duration::from_millis(2500));
     assert_eq!(config.max_connections, 7);
-}
-
-// ---------------------------------------------------------------------------------------
-// Item 19: successful requests cost no log line at the default level.
-
-/// Log lines written by the subscriber under test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or(Value::String(line.to_owned())))
-            .collect()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut bytes) = self.0.lock() {
-            bytes.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-// One thread: every task of the adapter runs where the thread-local subscriber is set.
-#[tokio::test(flavor = "current_thread")]
-async fn successful_requests_log_nothing_at_the_default_level() {
-    let config = test_config(&[]);
-    assert_eq!(config.log_level, "info", "the default level");
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let (_upstream, ea) = start(&[]).await;
-    for _ in 0..3 {
-        let r = ea.request(json!({"data": {"coin": "ETH"}})).await;
-        assert_eq!(r.status, 200);
-    }
-    assert_eq!(
-        captured.lines(),
-        Vec::<Value>::new(),
-        "successes log nothing"
-    );
-
-    let r = ea
-        .request(json!({"id": "bad", "endpoint": "volume", "data": {}}))
-        .await;
-    assert_eq!(r.status, 404);
-    let lines = captured.lines();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["fields"]["status"], 404, "{lines:?}");
-    assert_eq!(lines[0]["level"], "INFO", "{lines:?}");
 }
