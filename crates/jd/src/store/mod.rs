@@ -36,11 +36,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// The scheme of a database URL (before its first `:`), at most 32 bytes, for messages.
+fn url_scheme(url: &str) -> String {
+    let scheme = url.split(':').next().unwrap_or_default();
+    scheme.chars().take(32).collect()
+}
+
 /// What can go wrong in the store. Callers see a generic message; the detail is logged.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database URL is not one the JD understands.
-    #[error("unsupported database URL {0:?}: use sqlite:PATH, sqlite::memory: or postgres://…")]
+    /// The database URL is not one the JD understands. Only its scheme is kept: the rest
+    /// may carry a password.
+    #[error(
+        "unsupported database URL scheme {0:?}: use sqlite:PATH, sqlite::memory: or postgres://…"
+    )]
     UnsupportedUrl(String),
     /// The database could not be reached or refused the connection.
     #[error("cannot open database: {0}")]
@@ -178,7 +187,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
+            return Err(StoreError::UnsupportedUrl(url_scheme(url)));
         };
         let db = match backend {
             Backend::Sqlite => Db::Single {
@@ -317,6 +326,19 @@ mod tests {
     async fn rejects_unknown_url_scheme() {
         let err = Store::open("mysql://localhost/x").await.unwrap_err();
         assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_url_is_named_by_its_scheme_only() {
+        let err = Store::open("mysql://jd:hunter2@db.internal/x")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"mysql\""), "{err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("db.internal"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
