@@ -461,7 +461,7 @@ impl Shared {
             Some(name) => self
                 .routes
                 .get(&name.to_ascii_lowercase())
-                .ok_or_else(|| AdapterError::UnknownEndpoint(name.to_owned())),
+                .ok_or_else(|| AdapterError::unknown_endpoint(name)),
             None => self.default_route.as_ref().ok_or_else(|| AdapterError::Input {
                 param: Some("endpoint".to_owned()),
                 message: "missing required parameter `endpoint`: this adapter has no default endpoint"
@@ -871,8 +871,7 @@ async fn method_not_allowed(method: axum::http::Method) -> Response {
 
 async fn unknown_route(uri: axum::http::Uri) -> Response {
     json_response(
-        &AdapterError::UnknownEndpoint(uri.path().to_owned())
-            .to_response(DEFAULT_JOB_RUN_ID.to_owned()),
+        &AdapterError::unknown_endpoint(uri.path()).to_response(DEFAULT_JOB_RUN_ID.to_owned()),
     )
 }
 
