@@ -2,6 +2,10 @@
 
 use crate::protocol::{AdapterResponse, ErrorBody};
 
+/// The most bytes of a client's unknown endpoint name or path echoed in the 404: enough to
+/// recognize a typo, while a huge name cannot make every answer as large as its request.
+pub const MAX_ECHOED_NAME: usize = 64;
+
 /// A failed request. Each variant maps to one HTTP status, which is also the body's
 /// `statusCode` (bridge.md §2).
 ///
@@ -56,6 +60,19 @@ impl AdapterError {
             message: format!("invalid parameter `{param}`: {problem}"),
             param: Some(param),
         }
+    }
+
+    /// A 404 for the endpoint (or path) `name`, echoing at most [`MAX_ECHOED_NAME`] bytes
+    /// of it, cut on a character boundary and marked `…` when cut.
+    pub fn unknown_endpoint(name: &str) -> Self {
+        if name.len() <= MAX_ECHOED_NAME {
+            return Self::UnknownEndpoint(name.to_owned());
+        }
+        let mut end = MAX_ECHOED_NAME;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self::UnknownEndpoint(format!("{}…", &name[..end]))
     }
 
     /// Checks that `value` of parameter `param` is one of `allowed` (case-insensitive).
@@ -199,6 +216,26 @@ mod tests {
             panic!("errored expected");
         };
         assert_eq!(body.provider_status_code, None);
+    }
+
+    #[test]
+    fn unknown_endpoint_names_are_cut_on_a_character_boundary() {
+        let exact = "a".repeat(MAX_ECHOED_NAME);
+        assert_eq!(
+            AdapterError::unknown_endpoint(&exact),
+            AdapterError::UnknownEndpoint(exact.clone())
+        );
+        let long = format!("{exact}b");
+        assert_eq!(
+            AdapterError::unknown_endpoint(&long),
+            AdapterError::UnknownEndpoint(format!("{exact}…"))
+        );
+        // 'é' is 2 bytes: byte 64 of "a" + "é"… falls inside one.
+        let odd = format!("a{}", "é".repeat(40));
+        assert_eq!(
+            AdapterError::unknown_endpoint(&odd),
+            AdapterError::UnknownEndpoint(format!("a{}…", "é".repeat(31)))
+        );
     }
 
     #[test]

@@ -65,7 +65,8 @@
 //!
 //! # What the framework does for you
 //! - Picks the endpoint from `endpoint` or `data.endpoint` (case-insensitive names and
-//!   aliases; the default endpoint when none is given; unknown → 404).
+//!   aliases; the default endpoint when none is given; unknown → 404, whose message echoes
+//!   at most 64 bytes of the name: [`error::MAX_ECHOED_NAME`]).
 //! - Parses `data` into your parameter struct: serde `alias` and `default` work; a missing or
 //!   invalid parameter is a 400 whose message names it. `validate` adds checks serde cannot.
 //!   A field may declare its normalization with

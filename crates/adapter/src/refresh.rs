@@ -12,16 +12,20 @@
 //! the refresh, not a request), are retried per `RETRY`, and go through batching for
 //! [`BatchHttpEndpoint`](crate::BatchHttpEndpoint)s. A failed refresh is logged and leaves
 //! the old entry in place until it expires; it is tried once more after a sixth of
-//! `CACHE_MAX_AGE`, and an expired entry is left to the next request. At most
-//! `CACHE_MAX_ITEMS` parameter sets are tracked, each by its cache key alone: a refresh
-//! parses the normalized parameters back from the key, so what a client sent beyond them
-//! (unknown fields, aliases) is not kept. Streaming endpoints are never refreshed
+//! `CACHE_MAX_AGE`, and an expired entry is left to the next request. A panic in endpoint
+//! code during a refresh is such a failure (logged at `warn` without the panic's message);
+//! other parameter sets go on being refreshed. At most `CACHE_MAX_ITEMS` parameter sets are
+//! tracked, each by its cache key alone: a refresh parses the normalized parameters back
+//! from the key, so what a client sent beyond them (unknown fields, aliases) is not kept.
+//! Streaming endpoints are never refreshed
 //! ([`crate::stream`]).
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use serde_json::{Map, Value};
 
 use crate::cache::{Cache, Resolved};
@@ -171,7 +175,18 @@ impl Refresher {
         endpoint: Arc<dyn DynEndpoint>,
         data: Map<String, Value>,
     ) {
-        let outcome = self.fetch(endpoint, &data).await;
+        // `prepare` and the fetch run the adapter author's code. A panic there must fail
+        // this refresh alone, like any other failure: left uncaught it would end this task
+        // with the entry marked as refreshing, and it would never be refreshed again.
+        let outcome = AssertUnwindSafe(self.fetch(endpoint, &data))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                // The payload stays out of the log: it may hold anything the code had at hand.
+                Err(AdapterError::Internal(
+                    "endpoint code panicked during the refresh".to_owned(),
+                ))
+            });
         let received = match outcome {
             Ok(resolved) => {
                 let received = resolved.timestamps().provider_data_received_unix_ms;

@@ -372,6 +372,60 @@ async fn non_string_data_endpoint_is_400() {
     assert_eq!(upstream.hits(), 0);
 }
 
+/// Sends `body` and returns the status, the raw body and its JSON.
+async fn post_raw(ea: &TestAdapter, body: &Value) -> (u16, usize, Value) {
+    let response = reqwest::Client::new()
+        .post(ea.url())
+        .json(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("adapter did not answer: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .await
+        .unwrap_or_else(|e| panic!("body could not be read: {e}"));
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, bytes.len(), json)
+}
+
+#[tokio::test]
+async fn long_unknown_endpoint_names_are_echoed_as_a_short_prefix() {
+    // Room for the name in the body and in one parameter, so the name itself is judged.
+    let (upstream, ea) = start(&[
+        ("MAX_PAYLOAD_SIZE_LIMIT", "1000000"),
+        ("MAX_PARAM_LENGTH", "1000000"),
+    ])
+    .await;
+    // 102 000 bytes of a 3-byte character: 64 bytes is not on a character boundary.
+    let name = "€".repeat(34_000);
+    for body in [
+        json!({"id": "n", "endpoint": name, "data": {"coin": "ETH"}}),
+        json!({"id": "n", "data": {"endpoint": name, "coin": "ETH"}}),
+    ] {
+        let (status, length, answer) = post_raw(&ea, &body).await;
+        assert_eq!(status, 404, "{answer}");
+        assert!(length < 1_000, "the answer has {length} bytes");
+        assert_eq!(answer["jobRunID"], "n");
+        assert_eq!(answer["statusCode"], 404);
+        let message = answer["error"]["message"].as_str().unwrap_or("");
+        assert_eq!(message, format!("unknown endpoint `{}…`", "€".repeat(21)));
+    }
+    // A short unknown name is still echoed whole.
+    let (status, _, answer) = post_raw(&ea, &json!({"endpoint": "volume"})).await;
+    assert_eq!(status, 404);
+    assert_eq!(answer["error"]["message"], "unknown endpoint `volume`");
+
+    // An unknown path too (hyper refuses URIs of 64 KiB and more itself).
+    let path = "x".repeat(60_000);
+    let r = ea.get(&format!("/{path}")).await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    let message = r.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.len() < 100, "{} bytes", message.len());
+    assert_eq!(message, format!("unknown endpoint `/{}…`", "x".repeat(63)));
+    assert_eq!(upstream.hits(), 0);
+}
+
 #[derive(Deserialize, Serialize)]
 struct PairParams {
     #[serde(

@@ -1,19 +1,22 @@
 //! Background refresh (`CACHE_REFRESH_WINDOW_MS`): hot parameter sets stay cached.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use offchain_adapter::testing::{MockUpstream, TestAdapter, TestResponse, test_config};
-use offchain_adapter::{Adapter, Config};
-use serde_json::json;
+use offchain_adapter::testing::{
+    MockUpstream, TestAdapter, TestResponse, capture_logs, test_config,
+};
+use offchain_adapter::{Adapter, AdapterError, Config, Context, Endpoint, Output};
+use serde_json::{Value, json};
 
 mod common;
-use common::Price;
+use common::{Price, PriceParams};
 
 /// How long the mock provider takes to answer: a request that had to wait for it is easy
 /// to tell from a cache hit.
@@ -190,6 +193,94 @@ async fn a_failed_refresh_keeps_the_old_answer_until_it_expires() {
     // The first call, one failed refresh (the retry it would get, a sixth of the age later,
     // falls after the expiry), and this request's own call: no call every tick.
     assert_eq!(upstream.hits(), 3);
+}
+
+/// What a panic in endpoint code carries; it must never reach the logs.
+const PANIC_PAYLOAD: &str = "panic-payload-with-a-secret-3f9a";
+
+/// Answers each coin with the number of calls for it so far, at once; the second call for
+/// `BAD` panics.
+#[derive(Clone, Default)]
+struct PanicsOnce {
+    calls: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl PanicsOnce {
+    fn calls(&self, coin: &str) -> u64 {
+        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.get(coin).copied().unwrap_or_default()
+    }
+}
+
+impl Endpoint for PanicsOnce {
+    type Params = PriceParams;
+
+    async fn fetch(&self, _: &Context, params: PriceParams) -> Result<Output, AdapterError> {
+        let call = {
+            let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+            let call = calls.entry(params.coin.clone()).or_default();
+            *call += 1;
+            *call
+        };
+        if params.coin == "BAD" && call == 2 {
+            panic!("{PANIC_PAYLOAD}");
+        }
+        Ok(Output::new(call))
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_refresh_fails_alone_and_is_tried_again() {
+    let logs = capture_logs();
+    let endpoint = PanicsOnce::default();
+    let adapter = Adapter::new("refresh-panic-test")
+        .endpoint(&["price"], endpoint.clone())
+        .default_endpoint("price");
+    let config = test_config(&[
+        ("CACHE_MAX_AGE", "3000"),
+        ("CACHE_REFRESH_WINDOW_MS", "20000"),
+        ("RETRY", "0"),
+    ]);
+    let ea = TestAdapter::start(adapter, config).await;
+    for coin in ["GOOD", "BAD"] {
+        let answer = ea.request(json!({"data": {"coin": coin}})).await;
+        assert_eq!(answer.body["result"], 1, "{coin}: {:?}", answer.body);
+    }
+    // No request after these two: every later call is a background refresh. Both are due
+    // 2 s in; BAD's refresh panics and, as a failed refresh, is tried again half a second
+    // later, before its entry expires at 3 s. GOOD is refreshed again about 2 s after its
+    // first refresh, so the refresher went on after the panic.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while endpoint.calls("BAD") < 3 || endpoint.calls("GOOD") < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "calls: BAD {}, GOOD {}",
+            endpoint.calls("BAD"),
+            endpoint.calls("GOOD")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The retried refresh was stored; the adapter still answers.
+    let bad = ea.request(json!({"data": {"coin": "BAD"}})).await;
+    assert_eq!(bad.status, 200, "{:?}", bad.body);
+    assert!(bad.body["result"].as_u64() >= Some(3), "{:?}", bad.body);
+
+    let text = logs.text();
+    assert!(
+        !text.contains(PANIC_PAYLOAD),
+        "the panic payload was logged"
+    );
+    let warned = text.lines().any(|line| {
+        let line: Value = serde_json::from_str(line).unwrap_or_default();
+        line["level"] == "WARN"
+            && line["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("background refresh failed"))
+            && line["fields"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("panicked"))
+    });
+    assert!(warned, "no warning for the panicked refresh in:\n{text}");
 }
 
 #[test]
