@@ -48,3 +48,11 @@ fn the_client_limits_are_the_jds() {
         assert_eq!(client, jd, "{name}: the client says {client}, the JD {jd}");
     }
 }
+
+#[test]
+fn the_client_reads_and_sends_messages_as_large_as_the_jd_does() {
+    assert_eq!(
+        client::MAX_MESSAGE_SIZE,
+        offchain_jd::server::MAX_MESSAGE_SIZE
+    );
+}

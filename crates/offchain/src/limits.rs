@@ -39,6 +39,11 @@ pub const MAX_SELECTORS: usize = 64;
 pub const MAX_SELECTOR_VALUE_BYTES: usize = 16 * 1024;
 /// Most values in one filter list (`ids`, `node_ids`, ...).
 pub const MAX_FILTER_VALUES: usize = 10_000;
+/// Largest gRPC message the client sends or reads (80 MiB), as large as the JD's server
+/// allows: the answer to a maximal `BatchProposeJob` echoes [`MAX_BATCH_BYTES`] of specs
+/// plus a few hundred bytes per node, so a 64 MiB limit would refuse to read the answer of
+/// a batch the JD has committed.
+pub const MAX_MESSAGE_SIZE: usize = 80 * 1024 * 1024;
 
 /// `INVALID_ARGUMENT "<what>: <n> <unit>, at most <max>"` when `n > max`.
 fn at_most(what: impl std::fmt::Display, n: usize, unit: &str, max: usize) -> Result<(), Status> {

@@ -10,9 +10,10 @@ use offchain_proto::node::node_service_server::NodeServiceServer;
 use tokio::sync::OnceCell;
 use tonic::service::Routes;
 
-use super::remote::{MAX_MESSAGE_SIZE, RemoteClient};
+use super::remote::RemoteClient;
 use super::{Provider, ProviderError};
 use crate::Client;
+use crate::limits::MAX_MESSAGE_SIZE;
 
 /// An in-process JD for unit tests of deployment scripts.
 ///
