@@ -6,7 +6,8 @@ use std::sync::Arc;
 use offchain::dry_run::DRY_RUN_ID;
 use offchain::proto::csa::GetKeypairRequest;
 use offchain::proto::job::{
-    BatchProposeJobRequest, ListProposalsRequest, ProposalStatus, ProposeJobRequest,
+    BatchProposeJobRequest, ListJobsRequest, ListProposalsRequest, ProposalStatus,
+    ProposeJobRequest,
 };
 use offchain::proto::node::{DisableNodeRequest, ListNodesRequest};
 use offchain::{
@@ -355,4 +356,36 @@ async fn a_maximal_batch_answer_is_read_over_the_network() {
 async fn a_maximal_batch_answer_is_read_in_memory() {
     let provider = MemoryProvider::new();
     maximal_batch_is_answered(provider.initialize().await.unwrap().as_ref()).await;
+}
+
+#[tokio::test]
+async fn propose_helpers_keep_each_call_within_the_batch_byte_limit() {
+    let provider = MemoryProvider::new();
+    let client = provider.initialize().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..250 {
+        ids.push(register(client.as_ref(), i, "prod").await);
+    }
+    // 100 nodes × 1 MiB is over 64 MiB: the helper sends 64 nodes per call instead.
+    let spec = spec_of_size(offchain::limits::MAX_SPEC_BYTES);
+    let mut progress = Vec::new();
+    let outcomes = helpers::propose_to_nodes(client.as_ref(), &spec, &[], &ids, |done, total| {
+        progress.push((done, total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(progress, [(64, 250), (128, 250), (192, 250), (250, 250)]);
+    let proposed: Vec<&String> = outcomes.iter().map(|o| &o.node_id).collect();
+    assert_eq!(proposed, ids.iter().collect::<Vec<_>>());
+    for outcome in &outcomes {
+        let proposal = outcome.result.as_ref().unwrap();
+        assert_eq!(proposal.spec.len(), spec.len(), "{}", outcome.node_id);
+    }
+    // The JD holds one job per node.
+    let jobs = client
+        .list_jobs(ListJobsRequest::default())
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(jobs.len(), 250);
 }
