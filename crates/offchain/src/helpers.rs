@@ -7,9 +7,21 @@ use offchain_proto::node::{EnableState, ListNodesRequest, Node, list_nodes_reque
 use tonic::Status;
 
 use crate::client::{Client, ClientResult};
+use crate::limits::MAX_BATCH_BYTES;
 
-/// How many nodes one `BatchProposeJob` call carries in [`propose_to_nodes`].
+/// The most nodes one `BatchProposeJob` call carries in [`propose_to_nodes`]; fewer when the
+/// spec is large ([`nodes_per_call`]).
 pub const PROPOSE_BATCH: usize = 100;
+
+/// How many nodes [`propose_to_nodes`] puts in one `BatchProposeJob` for a spec of
+/// `spec_bytes`: [`PROPOSE_BATCH`], or fewer so that node ids × spec bytes stay within the
+/// JD's [`MAX_BATCH_BYTES`] (64 nodes for a 1 MiB spec), and at least 1.
+pub fn nodes_per_call(spec_bytes: usize) -> usize {
+    let within_bytes = MAX_BATCH_BYTES
+        .checked_div(spec_bytes)
+        .unwrap_or(PROPOSE_BATCH);
+    within_bytes.clamp(1, PROPOSE_BATCH)
+}
 
 /// What proposing a spec did on one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,8 +96,8 @@ pub async fn enabled_nodes_matching(
     Ok(client.list_nodes(request).await?.nodes)
 }
 
-/// Proposes `spec` to each of `node_ids`, [`PROPOSE_BATCH`] nodes per call, reporting
-/// `(done, total)` to `progress` after each call. One node's failure never stops the others.
+/// Proposes `spec` to each of `node_ids`, [`nodes_per_call`] nodes per call (at most
+/// [`PROPOSE_BATCH`]), reporting `(done, total)` to `progress` after each call. One node's failure never stops the others.
 /// An error for a whole call (bad spec, JD unreachable) stops the round: the
 /// [`ProposeError`] carries the outcomes of the calls before it and the nodes left.
 pub async fn propose_to_nodes(
@@ -96,7 +108,8 @@ pub async fn propose_to_nodes(
     mut progress: impl FnMut(usize, usize) + Send,
 ) -> Result<Vec<NodeOutcome>, ProposeError> {
     let mut outcomes = Vec::with_capacity(node_ids.len());
-    for (index, chunk) in node_ids.chunks(PROPOSE_BATCH).enumerate() {
+    let per_call = nodes_per_call(spec.len());
+    for (index, chunk) in node_ids.chunks(per_call).enumerate() {
         let request = BatchProposeJobRequest {
             node_ids: chunk.to_vec(),
             spec: spec.to_string(),
@@ -107,7 +120,7 @@ pub async fn propose_to_nodes(
             Err(status) => {
                 return Err(ProposeError {
                     committed: outcomes,
-                    not_proposed: node_ids[index * PROPOSE_BATCH..].to_vec(),
+                    not_proposed: node_ids[index * per_call..].to_vec(),
                     status,
                 });
             }
@@ -145,4 +158,27 @@ pub async fn propose_to_matching(
         .map_err(ProposeError::before_any)?;
     let ids: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
     propose_to_nodes(client, spec, labels, &ids, |_, _| {}).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_SPEC_BYTES;
+
+    #[test]
+    fn calls_carry_at_most_the_batch_byte_limit() {
+        assert_eq!(nodes_per_call(0), PROPOSE_BATCH);
+        assert_eq!(nodes_per_call(100), PROPOSE_BATCH);
+        assert_eq!(
+            nodes_per_call(MAX_BATCH_BYTES / PROPOSE_BATCH),
+            PROPOSE_BATCH
+        );
+        assert_eq!(nodes_per_call(MAX_BATCH_BYTES / PROPOSE_BATCH + 1), 99);
+        assert_eq!(nodes_per_call(MAX_SPEC_BYTES), 64);
+        assert_eq!(nodes_per_call(MAX_SPEC_BYTES * 2), 32);
+        assert_eq!(nodes_per_call(usize::MAX), 1);
+        for bytes in [1, 700 * 1024, MAX_SPEC_BYTES - 1, MAX_SPEC_BYTES] {
+            assert!(nodes_per_call(bytes) * bytes <= MAX_BATCH_BYTES, "{bytes}");
+        }
+    }
 }

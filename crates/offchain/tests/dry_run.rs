@@ -46,7 +46,8 @@ fn propose(node_id: &str, spec: &str) -> ProposeJobRequest {
 }
 
 /// Runs the same request against the dry-run client and the real JD: both must refuse it
-/// with the same code (the real one refuses, so nothing changes there).
+/// with the same code (the real one refuses, so nothing changes there). Evaluates to the
+/// two refusals, `(dry, real)`.
 macro_rules! same_refusal {
     ($real:expr, $dry:expr, $method:ident, $request:expr) => {{
         let request = $request;
@@ -60,6 +61,15 @@ macro_rules! same_refusal {
             "{}: dry run said {dry:?}, the JD {real:?}",
             stringify!($method)
         );
+        (dry, real)
+    }};
+}
+
+/// As [`same_refusal!`], and the dry run's message must be the JD's, word for word.
+macro_rules! same_refusal_and_message {
+    ($real:expr, $dry:expr, $method:ident, $request:expr) => {{
+        let (dry, real) = same_refusal!($real, $dry, $method, $request);
+        assert_eq!(dry.message(), real.message(), "{}", stringify!($method));
     }};
 }
 
@@ -100,6 +110,17 @@ async fn dry_run_refuses_what_the_jd_refuses_with_the_same_code() {
         BatchProposeJobRequest {
             node_ids: vec![enabled.clone()],
             spec: "nope".into(),
+            labels: vec![],
+        }
+    );
+    // More than 10 000 node ids: a count, not a size, so `INVALID_ARGUMENT`.
+    same_refusal!(
+        real,
+        dry,
+        batch_propose_job,
+        BatchProposeJobRequest {
+            node_ids: (0..10_001).map(|i| format!("node_{i}")).collect(),
+            spec: SPEC.into(),
             labels: vec![],
         }
     );
@@ -243,7 +264,7 @@ async fn dry_run_enforces_the_jd_size_limits() {
     };
     assert_eq!(
         code(dry.batch_propose_job(many).await),
-        Code::ResourceExhausted
+        Code::InvalidArgument
     );
     // 10 000 ids × a 7 KiB spec is over 64 MiB.
     let heavy = BatchProposeJobRequest {
@@ -292,6 +313,94 @@ async fn dry_run_enforces_the_jd_size_limits() {
         .collect();
     assert!(dry.propose_job(with_labels(at_limits)).await.is_ok());
     assert_eq!(dry.skipped_writes().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_limit_refusals_are_worded_as_the_jd_words_them() {
+    let (real, dry, enabled, _) = setup().await;
+    let with_labels = |labels: Vec<Label>| ProposeJobRequest {
+        labels,
+        ..propose(&enabled, SPEC)
+    };
+    let big_spec = format!("{SPEC}# {}\n", "x".repeat(1024 * 1024));
+    same_refusal_and_message!(real, dry, propose_job, propose(&enabled, &big_spec));
+    same_refusal_and_message!(real, dry, propose_job, propose(&"n".repeat(256), SPEC));
+    let too_many: Vec<Label> = (0..65).map(|i| Label::new(format!("k{i}"), "v")).collect();
+    same_refusal_and_message!(real, dry, propose_job, with_labels(too_many));
+    let long_key = vec![Label::new("k".repeat(256), "v")];
+    same_refusal_and_message!(real, dry, propose_job, with_labels(long_key));
+    let long_value = vec![Label::new("k", "v".repeat(1025))];
+    same_refusal_and_message!(real, dry, propose_job, with_labels(long_value));
+
+    let batch = |node_ids: Vec<String>, spec: String| BatchProposeJobRequest {
+        node_ids,
+        spec,
+        labels: vec![],
+    };
+    let ids = |n: usize| (0..n).map(|i| format!("node_{i}")).collect::<Vec<_>>();
+    same_refusal_and_message!(
+        real,
+        dry,
+        batch_propose_job,
+        batch(ids(10_001), SPEC.into())
+    );
+    let mib_spec = format!("{SPEC}# {}\n", "x".repeat(1024 * 1024 - SPEC.len() - 3));
+    assert_eq!(mib_spec.len(), 1024 * 1024);
+    same_refusal_and_message!(real, dry, batch_propose_job, batch(ids(65), mib_spec));
+
+    let long_name = RegisterNodeRequest {
+        name: "n".repeat(256),
+        public_key: format!("{:064x}", 77),
+        labels: vec![],
+    };
+    same_refusal_and_message!(real, dry, register_node, long_name);
+    let long_name = UpdateNodeRequest {
+        id: enabled.clone(),
+        name: "n".repeat(256),
+        ..Default::default()
+    };
+    same_refusal_and_message!(real, dry, update_node, long_name);
+    same_refusal_and_message!(
+        real,
+        dry,
+        disable_node,
+        DisableNodeRequest {
+            id: "n".repeat(256)
+        }
+    );
+
+    // An over-long id in a batch fails alone, as the JD answers it.
+    let request = batch(vec![enabled.clone(), "n".repeat(256)], SPEC.into());
+    let dry_answer = dry.batch_propose_job(request.clone()).await.unwrap();
+    let real_answer = real.batch_propose_job(request).await.unwrap();
+    assert_eq!(dry_answer.failed_responses, real_answer.failed_responses);
+    assert_eq!(
+        dry_answer.success_responses.keys().collect::<Vec<_>>(),
+        [&enabled]
+    );
+
+    // Selectors over their limits.
+    let list = |selectors: Vec<Selector>| ListNodesRequest {
+        filter: Some(list_nodes_request::Filter {
+            selectors,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let exist = |key: String| Selector {
+        key,
+        op: SelectorOp::Exist as i32,
+        value: None,
+    };
+    let many = (0..65).map(|i| exist(format!("k{i}"))).collect();
+    same_refusal_and_message!(real, dry, list_nodes, list(many));
+    same_refusal_and_message!(real, dry, list_nodes, list(vec![exist("k".repeat(256))]));
+    let long_in = Selector {
+        key: "env".into(),
+        op: SelectorOp::In as i32,
+        value: Some(format!("a,{}", "b".repeat(16 * 1024))),
+    };
+    same_refusal_and_message!(real, dry, list_nodes, list(vec![long_in]));
 }
 
 #[tokio::test]

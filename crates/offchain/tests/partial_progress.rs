@@ -83,3 +83,22 @@ async fn a_failed_chunk_keeps_the_committed_outcomes_and_the_rest_can_resume() {
     assert_eq!(proposals.len(), total);
     assert!(proposals.iter().all(|p| p.revision == 1));
 }
+
+#[tokio::test]
+async fn a_failed_chunk_of_a_large_spec_keeps_what_committed() {
+    let (_jd, client) = jd_failing_the_second_job_call().await;
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        ids.push(register(client.as_ref(), i, "prod").await);
+    }
+    // 1 MiB: 64 nodes per call keep node ids × spec bytes within 64 MiB.
+    let spec = format!("{SPEC}# {}\n", "x".repeat(1024 * 1024 - SPEC.len() - 3));
+    let error = helpers::propose_to_nodes(client.as_ref(), &spec, &[], &ids, |_, _| {})
+        .await
+        .unwrap_err();
+    assert_eq!(error.status.code(), Code::Unavailable, "{error}");
+    let committed: Vec<&String> = error.committed.iter().map(|o| &o.node_id).collect();
+    assert_eq!(committed, ids[..64].iter().collect::<Vec<_>>());
+    assert!(error.committed.iter().all(|o| o.result.is_ok()));
+    assert_eq!(error.not_proposed, ids[64..]);
+}

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use offchain::dry_run::DRY_RUN_ID;
 use offchain::proto::csa::GetKeypairRequest;
-use offchain::proto::job::{ListProposalsRequest, ProposalStatus, ProposeJobRequest};
+use offchain::proto::job::{
+    BatchProposeJobRequest, ListJobsRequest, ListProposalsRequest, ProposalStatus,
+    ProposeJobRequest,
+};
 use offchain::proto::node::{DisableNodeRequest, ListNodesRequest};
 use offchain::{
     Client, DryRunClient, EmbeddedProvider, MemoryProvider, Provider, ProviderError, RemoteConfig,
@@ -311,4 +314,78 @@ async fn propose_helpers_report_each_node_and_progress() {
         .await
         .unwrap_err();
     assert_eq!(status.status.code(), Code::InvalidArgument);
+}
+
+/// `spec` padded with a TOML comment to exactly `bytes` bytes.
+fn spec_of_size(bytes: usize) -> String {
+    let padding = bytes - SPEC.len() - "# \n".len();
+    let spec = format!("{SPEC}# {}\n", "x".repeat(padding));
+    assert_eq!(spec.len(), bytes);
+    spec
+}
+
+/// Proposes a 1 MiB spec to 64 enabled nodes in one `BatchProposeJob`: the largest batch
+/// the JD accepts, whose answer echoes the spec once per node (over 64 MiB).
+async fn maximal_batch_is_answered(client: &dyn Client) {
+    let mut node_ids = Vec::new();
+    for i in 0..64 {
+        node_ids.push(register(client, i, "prod").await);
+    }
+    let spec = spec_of_size(offchain::limits::MAX_SPEC_BYTES);
+    let request = BatchProposeJobRequest {
+        node_ids: node_ids.clone(),
+        spec: spec.clone(),
+        labels: vec![],
+    };
+    let answer = client.batch_propose_job(request).await.unwrap();
+    assert!(answer.failed_responses.is_empty());
+    assert_eq!(answer.success_responses.len(), 64);
+    for id in &node_ids {
+        let proposal = answer.success_responses[id].proposal.as_ref().unwrap();
+        assert_eq!(proposal.spec.len(), spec.len());
+    }
+}
+
+#[tokio::test]
+async fn a_maximal_batch_answer_is_read_over_the_network() {
+    let provider = EmbeddedProvider::new();
+    maximal_batch_is_answered(provider.initialize().await.unwrap().as_ref()).await;
+}
+
+#[tokio::test]
+async fn a_maximal_batch_answer_is_read_in_memory() {
+    let provider = MemoryProvider::new();
+    maximal_batch_is_answered(provider.initialize().await.unwrap().as_ref()).await;
+}
+
+#[tokio::test]
+async fn propose_helpers_keep_each_call_within_the_batch_byte_limit() {
+    let provider = MemoryProvider::new();
+    let client = provider.initialize().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..250 {
+        ids.push(register(client.as_ref(), i, "prod").await);
+    }
+    // 100 nodes × 1 MiB is over 64 MiB: the helper sends 64 nodes per call instead.
+    let spec = spec_of_size(offchain::limits::MAX_SPEC_BYTES);
+    let mut progress = Vec::new();
+    let outcomes = helpers::propose_to_nodes(client.as_ref(), &spec, &[], &ids, |done, total| {
+        progress.push((done, total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(progress, [(64, 250), (128, 250), (192, 250), (250, 250)]);
+    let proposed: Vec<&String> = outcomes.iter().map(|o| &o.node_id).collect();
+    assert_eq!(proposed, ids.iter().collect::<Vec<_>>());
+    for outcome in &outcomes {
+        let proposal = outcome.result.as_ref().unwrap();
+        assert_eq!(proposal.spec.len(), spec.len(), "{}", outcome.node_id);
+    }
+    // The JD holds one job per node.
+    let jobs = client
+        .list_jobs(ListJobsRequest::default())
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(jobs.len(), 250);
 }

@@ -237,13 +237,7 @@ pub async fn serve_with(
     // Without configured tokens every call passes; with them, only the operator services
     // are guarded (health and reflection stay open for probes and tooling).
     let guard = RequireTokenIfConfigured(auth.map(RequireToken));
-    let job = JobServiceServer::new(jd.clone())
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let node = NodeServiceServer::new(jd.clone())
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let csa = CsaServiceServer::new(jd.clone());
+    let OperatorServices { job, node, csa } = operator_services(&jd);
 
     // Outermost first: tonic's timeout wraps everything, then the shed calls' status,
     // load shedding, and the one semaphore every connection shares.
@@ -295,6 +289,34 @@ pub async fn serve_with(
         #[cfg(test)]
         delay,
     })
+}
+
+/// The JD's three operator services, configured as the server serves them.
+#[derive(Debug, Clone)]
+pub struct OperatorServices {
+    /// `api.job.v1.JobService`.
+    pub job: JobServiceServer<JobDistributor>,
+    /// `api.node.v1.NodeService`.
+    pub node: NodeServiceServer<JobDistributor>,
+    /// `api.csa.v1.CsaService`.
+    pub csa: CsaServiceServer<JobDistributor>,
+}
+
+/// Builds the operator services over `jd` with the server's message limits
+/// ([`MAX_MESSAGE_SIZE`] either way), without auth: the server puts its token check in
+/// front of them, the client library's in-memory provider calls them in process.
+pub fn operator_services(jd: &JobDistributor) -> OperatorServices {
+    OperatorServices {
+        job: JobServiceServer::new(jd.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        node: NodeServiceServer::new(jd.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        csa: CsaServiceServer::new(jd.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -5,29 +5,19 @@
 //! The JD crate is not a dependency of this one, so the small checks of its `spec` and
 //! `service` modules are repeated; [`crate::limits`] is the shared part.
 
-use offchain_proto::label::Selector;
+use offchain_proto::label::{Label, Selector};
 use tonic::Status;
 
 use crate::limits;
 use crate::selector::validate_selector;
 
-/// `INVALID_ARGUMENT "<what> must be provided"` for an empty value, and as the JD refuses NUL
-/// characters (PostgreSQL cannot store them).
-pub(super) fn required(value: &str, what: &str) -> Result<(), Status> {
+/// `INVALID_ARGUMENT "<what> must be provided"` for an empty value, and as
+/// [`limits::check_text`] does with `max` bytes.
+pub(super) fn required(value: &str, what: &str, max: usize) -> Result<(), Status> {
     if value.trim().is_empty() {
         return Err(Status::invalid_argument(format!("{what} must be provided")));
     }
-    no_nul(value, what)
-}
-
-/// Refuses text with a NUL character, as the JD does.
-pub(super) fn no_nul(value: &str, what: &str) -> Result<(), Status> {
-    if value.contains('\0') {
-        return Err(Status::invalid_argument(format!(
-            "{what} must not contain NUL characters"
-        )));
-    }
-    Ok(())
+    limits::check_text(value, what, max)
 }
 
 /// A hex ed25519 public key: 64 hex characters.
@@ -42,16 +32,21 @@ pub(super) fn public_key(key: &str) -> Result<(), Status> {
     }
 }
 
-/// A node name: present, no NUL, at most [`limits::MAX_NAME_BYTES`].
+/// A node name: present, no NUL, at most [`limits::MAX_NAME_BYTES`] once trimmed.
 pub(super) fn name(name: &str) -> Result<(), Status> {
-    required(name, "name")?;
-    limits::check_name(name.trim())
+    required(name.trim(), "name", limits::MAX_NAME_BYTES)
 }
 
-/// A spec the JD would store: within [`limits::MAX_SPEC_BYTES`], TOML, with a UUID string
-/// `externalJobID`.
-pub(super) fn spec(spec: &str) -> Result<(), Status> {
-    limits::check_spec_size(spec)?;
+/// A proposal's spec and labels, in the JD's order: the spec's size, the labels, then the
+/// spec itself.
+pub(super) fn spec_and_labels(spec_text: &str, labels: &[Label]) -> Result<(), Status> {
+    limits::check_spec_size(spec_text)?;
+    limits::check_labels(labels)?;
+    spec(spec_text)
+}
+
+/// A spec the JD would store: TOML, with a UUID string `externalJobID`.
+fn spec(spec: &str) -> Result<(), Status> {
     let invalid = |reason: String| Status::invalid_argument(format!("invalid spec: {reason}"));
     let table: toml::Table = spec
         .parse()
@@ -67,8 +62,10 @@ pub(super) fn spec(spec: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// Selectors as [`validate_selector`] wants them.
+/// Selectors within the JD's limits ([`limits::check_selectors`]) and as
+/// [`validate_selector`] wants them.
 pub(super) fn selectors(selectors: &[Selector]) -> Result<(), Status> {
+    limits::check_selectors(selectors)?;
     selectors
         .iter()
         .try_for_each(validate_selector)
@@ -100,15 +97,26 @@ mod tests {
     #[test]
     fn ids_keys_and_names_are_checked() {
         assert!(
-            required(" ", "id")
+            required(" ", "id", 10)
                 .unwrap_err()
                 .message()
                 .contains("must be provided")
         );
-        assert!(required("a\0", "id").unwrap_err().message().contains("NUL"));
+        assert!(
+            required("a\0", "id", 10)
+                .unwrap_err()
+                .message()
+                .contains("NUL")
+        );
+        assert_eq!(
+            required("abc", "id", 2).unwrap_err().message(),
+            "id: 3 bytes, at most 2"
+        );
         assert!(public_key(&"aB".repeat(32)).is_ok());
         assert!(public_key("abc").is_err());
         assert!(name("node").is_ok());
         assert!(name("").is_err());
+        assert!(name(&format!(" {} ", "n".repeat(255))).is_ok());
+        assert!(name(&"n".repeat(256)).is_err());
     }
 }

@@ -137,9 +137,8 @@ impl Client for DryRunClient {
     }
 
     async fn propose_job(&self, request: ProposeJobRequest) -> ClientResult<ProposeJobResponse> {
-        checks::required(&request.node_id, "node_id")?;
-        checks::spec(&request.spec)?;
-        limits::check_labels(&request.labels)?;
+        checks::required(&request.node_id, "node_id", limits::MAX_ID_BYTES)?;
+        checks::spec_and_labels(&request.spec, &request.labels)?;
         self.proposable_node(&request.node_id).await?;
         self.skip("ProposeJob", format!("node {}", request.node_id));
         let proposal = simulated_proposal(DRY_RUN_ID, &request.spec, ProposalStatus::Proposed);
@@ -156,14 +155,13 @@ impl Client for DryRunClient {
             return Err(Status::invalid_argument("node_ids must not be empty"));
         }
         limits::check_batch(request.node_ids.len(), request.spec.len())?;
-        checks::spec(&request.spec)?;
-        limits::check_labels(&request.labels)?;
+        checks::spec_and_labels(&request.spec, &request.labels)?;
         // As the JD: a blank id fails alone, a repeated id is answered once.
         let mut failed_responses = HashMap::new();
         let mut seen = HashSet::with_capacity(request.node_ids.len());
         let mut ids = Vec::with_capacity(request.node_ids.len());
         for id in &request.node_ids {
-            if let Err(refusal) = checks::required(id, "node id") {
+            if let Err(refusal) = checks::required(id, "node id", limits::MAX_ID_BYTES) {
                 failed_responses.insert(id.clone(), failure(&refusal));
             } else if seen.insert(id.as_str()) {
                 ids.push(id.clone());
@@ -296,7 +294,6 @@ impl Client for DryRunClient {
         if changes_key {
             checks::public_key(&request.public_key)?;
         }
-        checks::no_nul(&request.name, "name")?;
         limits::check_name(request.name.trim())?;
         let node = self.existing_node(&request.id).await?;
         if changes_key {

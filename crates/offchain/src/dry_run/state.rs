@@ -12,7 +12,7 @@ use super::{DryRunClient, checks};
 impl DryRunClient {
     /// The node, refusing a missing one (`NOT_FOUND`) as the JD does.
     pub(super) async fn existing_node(&self, id: &str) -> Result<Node, Status> {
-        checks::required(id, "id")?;
+        checks::required(id, "id", crate::limits::MAX_ID_BYTES)?;
         let request = GetNodeRequest {
             id: id.to_string(),
             public_key: None,

@@ -4,13 +4,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use offchain_jd::JobDistributor;
-use offchain_proto::csa::csa_service_server::CsaServiceServer;
-use offchain_proto::job::job_service_server::JobServiceServer;
-use offchain_proto::node::node_service_server::NodeServiceServer;
+use offchain_jd::server::operator_services;
 use tokio::sync::OnceCell;
 use tonic::service::Routes;
 
-use super::remote::{MAX_MESSAGE_SIZE, RemoteClient};
+use super::remote::RemoteClient;
 use super::{Provider, ProviderError};
 use crate::Client;
 
@@ -80,14 +78,11 @@ impl Provider for MemoryProvider {
     }
 }
 
-/// The JD's three operator services as one tower service, with the server's message limits.
+/// The JD's three operator services as one tower service, built as the JD's server builds
+/// them (message limits included).
 fn in_process_services(jd: &JobDistributor) -> Routes {
-    let job = JobServiceServer::new(jd.clone())
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let node = NodeServiceServer::new(jd.clone())
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let csa = CsaServiceServer::new(jd.clone());
-    Routes::new(job).add_service(node).add_service(csa)
+    let services = operator_services(jd);
+    Routes::new(services.job)
+        .add_service(services.node)
+        .add_service(services.csa)
 }

@@ -20,9 +20,8 @@ use tower::util::BoxCloneSyncService;
 
 use crate::auth::TokenSource;
 use crate::client::{CallOptions, Client, ClientResult, within_deadline};
-
-/// Largest message accepted from the JD (long node and job lists exceed gRPC's 4 MiB).
-pub(crate) const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+// Long node and job lists and big batches' answers exceed gRPC's 4 MiB default.
+use crate::limits::MAX_MESSAGE_SIZE;
 
 /// The transport under the generated clients: a channel, maybe with the caller's layers.
 ///

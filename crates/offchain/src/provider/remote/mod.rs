@@ -12,7 +12,6 @@ use tonic::transport::Endpoint;
 use super::{Provider, ProviderError};
 use crate::Client;
 
-pub(crate) use client::MAX_MESSAGE_SIZE;
 pub use client::RemoteClient;
 pub use config::{ClientIdentity, RemoteConfig};
 
