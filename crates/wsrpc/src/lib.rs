@@ -5,3 +5,10 @@
 //! TLS 1.3, carries protobuf `message.Message` frames over a WebSocket, and matches typed
 //! calls in both directions on one connection. The JD and the node put their services on
 //! top of it.
+//!
+//! Modules:
+//! - [`cert`]: the minimal self-signed ed25519 certificate, and reading a peer's key from one;
+//! - [`keys`]: ed25519 public keys and the run-time set of keys allowed to connect.
+
+pub mod cert;
+pub mod keys;
