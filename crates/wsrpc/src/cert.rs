@@ -20,10 +20,13 @@ pub const MAX_CERTIFICATE_LEN: usize = 4096;
 /// Why a peer's certificate yields no ed25519 key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateError {
+    /// Longer than [`MAX_CERTIFICATE_LEN`].
     #[error("certificate of {len} bytes is longer than the {MAX_CERTIFICATE_LEN} bytes accepted")]
     TooLarge { len: usize },
+    /// Not the DER structure of a certificate; `part` names what is wrong.
     #[error("certificate is not valid DER: bad or missing {part}")]
     Malformed { part: &'static str },
+    /// A well-formed certificate for another kind of key.
     #[error("certificate's public key is not an Ed25519 key")]
     NotEd25519,
 }

@@ -25,10 +25,12 @@ pub struct PublicKey([u8; 32]);
 pub struct PublicKeyParseError;
 
 impl PublicKey {
+    /// The key from its 32 raw bytes.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
+    /// The 32 raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -40,6 +42,7 @@ impl PublicKey {
         Ok(Self(bytes))
     }
 
+    /// Lower-case hex, the form operators see.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -93,12 +96,14 @@ struct Shared {
 }
 
 impl AllowedKeys {
+    /// A set holding `keys`.
     pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         let allowed = Self::default();
         allowed.write().extend(keys);
         allowed
     }
 
+    /// Whether `key` may connect now.
     pub fn contains(&self, key: &PublicKey) -> bool {
         self.shared
             .keys
@@ -131,6 +136,7 @@ impl AllowedKeys {
         }
     }
 
+    /// How many keys are allowed.
     pub fn len(&self) -> usize {
         self.shared
             .keys
@@ -139,6 +145,7 @@ impl AllowedKeys {
             .len()
     }
 
+    /// Whether no key is allowed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -8,7 +8,9 @@
 //!
 //! Modules:
 //! - [`cert`]: the minimal self-signed ed25519 certificate, and reading a peer's key from one;
-//! - [`keys`]: ed25519 public keys and the run-time set of keys allowed to connect.
+//! - [`keys`]: ed25519 public keys and the run-time set of keys allowed to connect;
+//! - [`tls`]: rustls configurations for mutual TLS 1.3 authenticated by those keys.
 
 pub mod cert;
 pub mod keys;
+pub mod tls;
