@@ -6,34 +6,11 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+mod support;
+use support::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_offchain");
 const JD_KEY: &str = "1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e";
-
-/// What a finished run left behind.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        self
-    }
-
-    /// Asserts the exit code and that stderr is one `error: …` line containing `needle`.
-    fn fails(&self, code: i32, needle: &str) {
-        assert_eq!(self.code, Some(code), "{self:#?}");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "stderr must be one line: {self:#?}");
-        assert!(lines[0].starts_with("error: "), "{self:#?}");
-        assert!(lines[0].contains(needle), "missing {needle:?}: {self:#?}");
-    }
-}
 
 /// Runs `offchain node keys --config CONFIG ARGS` in `cwd`, with `password` (if any) in
 /// `OFFCHAIN_NODE_PASSWORD`.
@@ -80,7 +57,7 @@ fn keys_are_created_once_and_printed_the_same_on_later_runs() {
         &["--format", "json"],
         Some("pw 1"),
     );
-    let json: Value = serde_json::from_str(&first.ok().stdout).unwrap();
+    let json = first.ok().json();
     let object = json.as_object().unwrap();
     assert_eq!(object.len(), 2, "exactly two fields: {json}");
     let csa = object["csa_public_key"].as_str().unwrap();

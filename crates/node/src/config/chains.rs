@@ -51,7 +51,6 @@ pub struct ChainConfig {
 /// `ChainType` of the spec, spelled in lower case (`evm`, `solana`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[allow(missing_docs)]
 pub enum ChainType {
     Evm,
     Solana,
@@ -112,7 +111,6 @@ pub struct Ocr2Config {
 /// `[chains.ocr2_config.plugins]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
 pub struct Ocr2Plugins {
     #[serde(default)]
     pub commit: bool,
