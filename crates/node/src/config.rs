@@ -56,6 +56,7 @@ pub struct NodeConfig {
     /// A name for people (logs, the JD's operator).
     pub name: NodeName,
     /// Where the keystore and the node's store live; absolute after [`NodeConfig::load`].
+    #[serde(deserialize_with = "data_dir")]
     pub data_dir: PathBuf,
     /// The Job Distributors to link to.
     #[serde(deserialize_with = "bounded_list::<_, MAX_JOB_DISTRIBUTORS, _>")]
@@ -238,6 +239,25 @@ fn read_bounded(path: &Path) -> Result<String, ConfigError> {
 /// `path` made absolute against the working directory (left as is if that is unknown).
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The longest `data_dir` accepted (Linux's `PATH_MAX`).
+const MAX_DATA_DIR_BYTES: usize = 4096;
+
+/// A non-empty path of at most [`MAX_DATA_DIR_BYTES`]: an empty one would silently mean the
+/// configuration file's own directory.
+fn data_dir<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
+    let path = String::deserialize(deserializer)?;
+    if path.trim().is_empty() {
+        return Err(serde::de::Error::custom("must not be empty"));
+    }
+    if path.len() > MAX_DATA_DIR_BYTES {
+        return Err(serde::de::Error::custom(format!(
+            "at most {MAX_DATA_DIR_BYTES} bytes, got {}",
+            path.len()
+        )));
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// A TOML array of at most `MAX` items (the file size already bounds the work of reading it).

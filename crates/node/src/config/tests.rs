@@ -134,6 +134,10 @@ fn bad_values_name_their_keys() {
             minimal().replace("name = \"node-1\"\n", ""),
             "missing field `name`",
         ),
+        (
+            minimal().replace("\"data\"", "\"\""),
+            "node.toml:2:12: data_dir: must not be empty",
+        ),
         ("name = \n".to_owned(), "node.toml:1:"),
     ];
     for (text, needle) in cases {

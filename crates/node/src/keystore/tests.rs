@@ -37,6 +37,29 @@ fn keys_are_created_once_then_reopened_the_same() {
 }
 
 #[test]
+fn nodes_starting_at_once_on_one_data_dir_end_up_with_the_same_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let starts: Vec<_> = (0..8)
+        .map(|_| {
+            let data_dir = data_dir.clone();
+            std::thread::spawn(move || create(&data_dir).csa_public_key())
+        })
+        .collect();
+    let keys: Vec<[u8; 32]> = starts.into_iter().map(|s| s.join().unwrap()).collect();
+    assert!(
+        keys.iter().all(|key| *key == keys[0]),
+        "different keys were kept"
+    );
+    assert_eq!(create(&data_dir).csa_public_key(), keys[0]);
+    assert_eq!(
+        fs::read_dir(&data_dir).unwrap().count(),
+        1,
+        "no temporary files left"
+    );
+}
+
+#[test]
 fn a_wrong_password_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path());
