@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Run and operate a Job Distributor (JD).
+/// Run and operate a Job Distributor (JD) and its nodes.
 #[derive(Debug, Parser)]
 #[command(name = "offchain", version, about, propagate_version = true)]
 pub struct Cli {
@@ -34,6 +34,9 @@ pub enum Command {
     /// The Job Distributor: run one, or operate a running one.
     #[command(subcommand)]
     Jd(JdCommand),
+    /// The node agent: its keys.
+    #[command(subcommand)]
+    Node(NodeCommand),
 }
 
 /// `offchain jd …`
@@ -190,7 +193,7 @@ pub struct ClientArgs {
 pub enum Format {
     /// Aligned columns for people.
     Table,
-    /// The protobuf JSON mapping of the response message, for scripts.
+    /// JSON for scripts (for JD answers: the protobuf JSON mapping of the response).
     Json,
 }
 
@@ -359,6 +362,32 @@ pub enum CsaCommand {
     Get,
     /// Every CSA keypair of the JD.
     List,
+}
+
+/// `offchain node …`
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Create the node's keys if absent and print what to register at the JD: the CSA
+    /// public key (hex) and the P2P peer id.
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_NODE_PASSWORD  the node password that seals the keys (or --password-file)")]
+    Keys(NodeKeysArgs),
+}
+
+/// Options of `offchain node keys`.
+#[derive(Debug, Args)]
+pub struct NodeKeysArgs {
+    /// The node's configuration file (node.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// File whose first line is the node password; without it OFFCHAIN_NODE_PASSWORD is used.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Output format: `csa_public_key` and `p2p_peer_id` as lines or as a JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[cfg(test)]

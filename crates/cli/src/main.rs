@@ -1,10 +1,13 @@
-//! `offchain`: run a Job Distributor (JD) and operate it from the command line.
+//! `offchain`: run a Job Distributor (JD), operate it from the command line, and manage
+//! the nodes that link to it.
 //!
 //! - `offchain jd serve` starts a JD server (SQLite by default, PostgreSQL by URL, or a
 //!   throw-away in-memory one with `--dev`) and runs until SIGINT/SIGTERM.
 //! - `offchain jd nodes|jobs|proposals|csa …` call a running JD through the `offchain`
 //!   client library and print aligned tables or, with `--format json`, the protobuf JSON
 //!   mapping of the answer.
+//! - `offchain node keys` creates a node's keys (if absent) and prints what to register at
+//!   the JD.
 //!
 //! This binary only parses arguments, calls the library and prints. Every failure ends as
 //! one `error: …` line on stderr, with exit code 2 for bad input (as clap uses for usage
@@ -13,6 +16,7 @@
 mod args;
 mod client;
 mod commands;
+mod node;
 mod output;
 mod serve;
 
@@ -23,7 +27,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use args::{Cli, Command, JdCommand};
+use args::{Cli, Command, JdCommand, NodeCommand};
 
 /// Input that cannot work whatever the JD says (bad selector, endpoint, address): exit 2.
 #[derive(Debug)]
@@ -57,7 +61,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let Command::Jd(command) = cli.command;
+    let command = match cli.command {
+        Command::Jd(command) => command,
+        Command::Node(NodeCommand::Keys(args)) => return node::keys(args).await,
+    };
     match command {
         JdCommand::Serve(args) => serve::run(args).await,
         JdCommand::HashToken { token } => serve::hash_token(&token),
@@ -83,9 +90,8 @@ async fn run(cli: Cli) -> Result<()> {
 /// Logs go to stderr so stdout stays the answer. The server is chatty by default; client
 /// commands only log problems unless RUST_LOG says otherwise.
 fn init_tracing(cli: &Cli) {
-    let Command::Jd(command) = &cli.command;
-    let default = match command {
-        JdCommand::Serve(_) => "info",
+    let default = match &cli.command {
+        Command::Jd(JdCommand::Serve(_)) => "info",
         _ => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -17,6 +17,9 @@ use offchain::proto::node::{
 use offchain::{Client, EmbeddedProvider, Provider};
 use serde_json::Value;
 
+mod support;
+use support::Run;
+
 const BIN: &str = env!("CARGO_BIN_EXE_offchain");
 /// Generous: the machine is shared with other builds.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,36 +29,6 @@ type = "webhook"
 schemaVersion = 1
 externalJobID = "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11"
 "#;
-
-/// What a finished run of the binary left behind.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        self
-    }
-
-    /// Asserts the exit code and that stderr is exactly one `error: …` line containing `needle`.
-    fn fails(&self, code: i32, needle: &str) -> &Self {
-        assert_eq!(self.code, Some(code), "{self:#?}");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "stderr must be one line: {self:#?}");
-        assert!(lines[0].starts_with("error: "), "{self:#?}");
-        assert!(lines[0].contains(needle), "missing {needle:?}: {self:#?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
 
 /// A command for the binary with none of the caller's JD settings leaking in.
 fn command(args: &[&str]) -> Command {

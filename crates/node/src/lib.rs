@@ -2,3 +2,15 @@
 //!
 //! It holds the node's keys, reads its configuration, links to the configured Job
 //! Distributors over wsrpc, and keeps the proposals they send.
+//!
+//! - [`config`]: `node.toml`, validated as a whole; errors name the file position and key.
+//! - [`keystore`]: the CSA and P2P ed25519 keys, sealed at rest with the node password.
+//! - [`peer_id`]: the P2P key's libp2p peer id, `p2p_12D3KooW…`.
+
+pub mod config;
+pub mod keystore;
+pub mod peer_id;
+
+pub use config::NodeConfig;
+pub use keystore::{Keystore, KeystoreError, NodePassword};
+pub use peer_id::PeerId;
