@@ -55,6 +55,9 @@ pub enum DialError {
     /// The address is not `host:port`.
     #[error("the JD address must be host:port")]
     InvalidAddress,
+    /// The configured `User-Agent` is not a valid header value.
+    #[error("the User-Agent is not a valid header value")]
+    InvalidUserAgent,
     /// No TCP connection.
     #[error("connecting failed: {0}")]
     Connect(#[source] std::io::Error),
@@ -100,7 +103,7 @@ async fn dial_once(
         .into_client_request()
         .map_err(|_| DialError::InvalidAddress)?;
     let user_agent =
-        HeaderValue::from_str(&config.user_agent).map_err(|_| DialError::InvalidAddress)?;
+        HeaderValue::from_str(&config.user_agent).map_err(|_| DialError::InvalidUserAgent)?;
     request.headers_mut().insert(header::USER_AGENT, user_agent);
 
     let tcp = TcpStream::connect(address)
@@ -117,8 +120,12 @@ async fn dial_once(
     }
 }
 
-/// The host part of `host:port`, without an IPv6 literal's brackets.
+/// The host part of `host:port`, without an IPv6 literal's brackets. Anything more (a
+/// scheme, a path, credentials) is refused, so the address is safe to log.
 fn host_of(address: &str) -> Option<&str> {
+    if address.contains(['/', '@', '?', '#']) {
+        return None;
+    }
     let (host, port) = address.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
     let host = host
@@ -212,5 +219,7 @@ mod tests {
         assert_eq!(host_of("jd.example"), None);
         assert_eq!(host_of(":8080"), None);
         assert_eq!(host_of("jd:port"), None);
+        assert_eq!(host_of("wss://jd:8080"), None);
+        assert_eq!(host_of("user:secret@jd:8080"), None);
     }
 }

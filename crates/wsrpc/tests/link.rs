@@ -326,3 +326,78 @@ async fn redial_links_up_again_after_a_link_ends() {
     assert_ne!(one, two, "two separate connections");
     task.abort();
 }
+
+#[tokio::test]
+async fn a_client_offering_alpn_still_gets_the_upgrade() {
+    let mut jd = Jd::start(&[NODE], AcceptConfig::default()).await;
+    let mut offering = (*node_tls(NODE)).clone();
+    offering.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    dial::dial(&jd.address, Arc::new(offering), &DialConfig::default())
+        .await
+        .expect("the JD selects no protocol and upgrades");
+    assert_eq!(jd.next_link().await.peer, key(NODE));
+}
+
+#[tokio::test]
+async fn the_jd_applies_its_message_limit() {
+    let config = AcceptConfig {
+        websocket: accept::websocket_config(1000),
+        ..AcceptConfig::default()
+    };
+    let mut jd = Jd::start(&[NODE], config).await;
+    let mut node_side = dial_node(&jd, NODE).await.unwrap();
+    let mut accepted = jd.next_link().await;
+    node_side
+        .send(Message::binary(vec![7u8; 1000]))
+        .await
+        .unwrap();
+    let fits = tokio::time::timeout(LIMIT, accepted.websocket.next())
+        .await
+        .unwrap();
+    assert_eq!(fits.unwrap().unwrap().len(), 1000);
+    node_side
+        .send(Message::binary(vec![7u8; 1001]))
+        .await
+        .unwrap();
+    let too_big = tokio::time::timeout(LIMIT, accepted.websocket.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            too_big,
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_)))
+        ),
+        "{too_big:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_link_that_lasted_resets_the_backoff() {
+    let mut jd = Jd::start(&[NODE], AcceptConfig::default()).await;
+    let address = jd.address.clone();
+    // Without a reset the third attempt would wait 50 ms × 1000 = 50 s.
+    let config = RedialConfig {
+        backoff: BackoffConfig {
+            initial: Duration::from_millis(50),
+            factor: 1000.0,
+            jitter: 0.0,
+            max: Duration::from_secs(600),
+        },
+        stable_after: Duration::ZERO,
+    };
+    let task = tokio::spawn(async move {
+        dial::redial(
+            &address,
+            node_tls(NODE),
+            &DialConfig::default(),
+            &config,
+            |_link| async {},
+            |error| panic!("no failure expected: {error}"),
+        )
+        .await;
+    });
+    for _ in 0..3 {
+        drop(jd.next_link().await);
+    }
+    task.abort();
+}
