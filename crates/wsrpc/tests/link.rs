@@ -401,3 +401,47 @@ async fn a_link_that_lasted_resets_the_backoff() {
     }
     task.abort();
 }
+
+#[tokio::test]
+async fn the_handshake_deadline_also_covers_a_missing_upgrade() {
+    let config = AcceptConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..AcceptConfig::default()
+    };
+    let jd = Jd::start(&[NODE], config).await;
+    let tcp = TcpStream::connect(&jd.address).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(node_tls(NODE));
+    let mut stream = connector
+        .connect(tls::server_name("127.0.0.1"), tcp)
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(LIMIT, stream.read(&mut buffer))
+        .await
+        .expect("the JD closes the connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(!jd.registry.contains(&key(NODE)), "the claim is released");
+}
+
+#[tokio::test]
+async fn handshakes_beyond_the_bound_wait_for_a_free_slot() {
+    let config = AcceptConfig {
+        max_concurrent_handshakes: 1,
+        ..AcceptConfig::default()
+    };
+    let mut jd = Jd::start(&[NODE], config).await;
+    let silent = TcpStream::connect(&jd.address).await.unwrap();
+    let quick = DialConfig {
+        handshake_timeout: Duration::from_millis(500),
+        ..DialConfig::default()
+    };
+    let error = dial::dial(&jd.address, node_tls(NODE), &quick)
+        .await
+        .expect_err("the only slot is taken by the silent client");
+    assert!(matches!(error, DialError::Timeout), "{error:?}");
+    drop(silent);
+    dial_node(&jd, NODE)
+        .await
+        .expect("the freed slot serves the next client");
+    assert_eq!(jd.next_link().await.peer, key(NODE));
+}
