@@ -7,10 +7,16 @@
 //! top of it.
 //!
 //! Modules:
+//! - [`accept`]: the JD's side of a link: TLS, one link per key, WebSocket upgrade, listener;
+//! - [`backoff`]: the node's redial waits (1 s, ×1.6, ±20 % jitter, capped at 120 s);
+//! - [`dial`]: the node's side: dial the JD, and redial forever with backoff;
 //! - [`cert`]: the minimal self-signed ed25519 certificate, and reading a peer's key from one;
 //! - [`keys`]: ed25519 public keys and the run-time set of keys allowed to connect;
 //! - [`tls`]: rustls configurations for mutual TLS 1.3 authenticated by those keys.
 
+pub mod accept;
+pub mod backoff;
 pub mod cert;
+pub mod dial;
 pub mod keys;
 pub mod tls;
