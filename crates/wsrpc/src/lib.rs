@@ -5,3 +5,7 @@
 //! TLS 1.3, carries protobuf `message.Message` frames over a WebSocket, and matches typed
 //! calls in both directions on one connection. The JD and the node put their services on
 //! top of it.
+//!
+//! - [`frame`]: encoding and classifying one frame.
+
+pub mod frame;
