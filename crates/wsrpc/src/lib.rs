@@ -7,5 +7,7 @@
 //! top of it.
 //!
 //! - [`frame`]: encoding and classifying one frame.
+//! - [`rpc`]: a [`rpc::Link`] over any WebSocket stream: calls both ways, liveness, limits.
 
 pub mod frame;
+pub mod rpc;
