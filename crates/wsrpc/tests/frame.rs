@@ -1,6 +1,9 @@
 //! Frame classification: what each side does with every kind of frame it may receive.
 
+mod common;
+
 use bytes::Bytes;
+use common::Xorshift;
 use offchain_proto::message::{Message, Request, message::Exchange};
 use offchain_wsrpc::frame::{self, CallIdCheck, Ignored, Inbound};
 use prost::Message as _;
@@ -104,26 +107,13 @@ fn empty_and_unparseable_frames_are_ignored() {
     );
 }
 
-/// xorshift64*: enough randomness to shake the decoder, seeded so a failure replays.
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn random_bytes_never_panic() {
     let mut rng = Xorshift(0x5eed_f1ce);
     let valid = request_frame("9f3c2b1e-8d4a-4c6b-a1e2-3f4d5c6b7a89");
     for round in 0..20_000 {
         let bytes: Vec<u8> = if round % 2 == 0 {
-            let len = (rng.next() % 300) as usize;
-            (0..len).map(|_| rng.next() as u8).collect()
+            rng.bytes(300)
         } else {
             // A valid frame with a few bytes flipped or cut: reaches deeper into the decoder.
             let mut bytes = valid.clone();

@@ -75,27 +75,12 @@ async fn the_node_side_answers_any_call_id() {
     );
 }
 
-/// xorshift64*, seeded so a failure replays.
-fn random_frames(seed: u64, count: usize) -> Vec<Vec<u8>> {
-    let mut state = seed;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
-    (0..count)
-        .map(|_| {
-            let len = (next() % 200) as usize;
-            (0..len).map(|_| next() as u8).collect()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn garbage_text_frames_and_empty_messages_leave_the_link_usable() {
     let (jd, mut peer) = link_and_raw_peer(LinkConfig::jd()).await;
-    for garbage in random_frames(0x5eed, 500) {
+    let mut rng = common::Xorshift(0x5eed);
+    for _ in 0..500 {
+        let garbage = rng.bytes(200);
         peer.send(Message::Binary(garbage.into())).await.unwrap();
     }
     peer.send(Message::Binary(

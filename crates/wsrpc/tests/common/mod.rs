@@ -81,3 +81,21 @@ pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>)
         .await
         .unwrap_or_else(|_| panic!("{what} did not happen within 10 s"))
 }
+
+/// xorshift64*: enough randomness to shake a decoder, seeded so a failure replays.
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Up to `max_len` random bytes.
+    pub fn bytes(&mut self, max_len: u64) -> Vec<u8> {
+        let len = self.next() % (max_len + 1);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
