@@ -274,3 +274,24 @@ async fn a_write_that_blocks_past_the_write_timeout_ends_the_link() {
     assert_eq!(end, LinkEnd::WriteTimeout);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_busy_link_still_reads_its_pongs() {
+    let config = quick(LinkConfig::jd());
+    let (jd, node) = common::link_pair(config.clone(), quick(LinkConfig::node())).await;
+    // Both sides keep their outgoing queues full for three pong timeouts.
+    let busy_until = Instant::now() + config.pong_timeout * 3;
+    let callers = (0..64).map(|n| {
+        let link = if n % 2 == 0 { jd.clone() } else { node.clone() };
+        async move {
+            while Instant::now() < busy_until && link.end().is_none() {
+                let _ = link
+                    .call("Echo", Bytes::from(vec![0u8; 4096]), Duration::from_secs(5))
+                    .await;
+            }
+        }
+    });
+    within("the busy period", futures_util::future::join_all(callers)).await;
+    assert_eq!(jd.end(), None);
+    assert_eq!(node.end(), None);
+}

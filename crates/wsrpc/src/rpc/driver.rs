@@ -74,8 +74,9 @@ where
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut pong_deadline = start + self.config.pong_timeout;
         loop {
+            // Unbiased on purpose: a steady stream of outgoing frames must not keep us from
+            // reading pongs, nor a chatty peer keep our answers from going out.
             tokio::select! {
-                biased;
                 () = self.shared.close.notified() => return LinkEnd::Closed,
                 () = sleep_until(pong_deadline) => return LinkEnd::PongTimeout,
                 queued = self.outgoing.recv() => match queued {
