@@ -295,3 +295,31 @@ async fn a_busy_link_still_reads_its_pongs() {
     assert_eq!(jd.end(), None);
     assert_eq!(node.end(), None);
 }
+
+#[tokio::test]
+async fn a_probe_tells_a_live_peer_from_a_stale_one() {
+    // Live: the node side reads and answers pings.
+    let (jd, _node) = common::link_pair(LinkConfig::jd(), LinkConfig::node()).await;
+    let started = Instant::now();
+    assert!(jd.probe(Duration::from_secs(2)).await);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // Several probes at once are answered together.
+    let (a, b) = tokio::join!(
+        jd.probe(Duration::from_secs(2)),
+        jd.probe(Duration::from_secs(2))
+    );
+    assert!(a && b);
+
+    // Stale: a peer that stopped reading never answers, and the probe says so at its
+    // deadline, long before the 20 s pong timeout.
+    let (stale, _silent_peer) = link_and_raw_peer(LinkConfig::jd()).await;
+    let started = Instant::now();
+    assert!(!stale.probe(Duration::from_millis(300)).await);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(stale.end(), None, "a probe alone does not end the link");
+
+    // Ended: no probe succeeds.
+    stale.close();
+    within("the link to end", stale.ended()).await;
+    assert!(!stale.probe(Duration::from_secs(2)).await);
+}

@@ -1,13 +1,13 @@
 //! The task that owns a link's WebSocket: one loop that reads, writes, pings and ends it.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -31,6 +31,10 @@ pub(super) struct Driver<S> {
     responder: mpsc::WeakSender<Vec<u8>>,
     outgoing: mpsc::Receiver<Vec<u8>>,
     serving: Arc<Semaphore>,
+    /// Probes waiting for the pong to our latest probe ping, and that ping's number (its
+    /// payload), so an older pong does not answer a newer probe.
+    probing: Vec<oneshot::Sender<()>>,
+    probe_ping: u64,
 }
 
 impl<S> Driver<S>
@@ -54,6 +58,8 @@ where
             responder,
             outgoing,
             serving,
+            probing: Vec::new(),
+            probe_ping: 0,
         }
     }
 
@@ -79,6 +85,11 @@ where
             tokio::select! {
                 () = self.shared.close.notified() => return LinkEnd::Closed,
                 () = sleep_until(pong_deadline) => return LinkEnd::PongTimeout,
+                () = self.shared.probe.notified() => {
+                    if let Err(end) = self.send_probe_ping().await {
+                        return end;
+                    }
+                }
                 queued = self.outgoing.recv() => match queued {
                     Some(frame) => {
                         if let Err(end) = self.write_batch(frame).await {
@@ -105,8 +116,13 @@ where
                             return end;
                         }
                     }
-                    Some(Ok(WsMessage::Pong(_))) => {
+                    Some(Ok(WsMessage::Pong(payload))) => {
                         pong_deadline = Instant::now() + self.config.pong_timeout;
+                        if payload.as_ref() == self.probe_ping.to_be_bytes() {
+                            for prober in self.probing.drain(..) {
+                                let _ = prober.send(());
+                            }
+                        }
                     }
                     Some(Ok(WsMessage::Ping(_))) => {
                         // tungstenite queued the pong; send it now rather than with the next frame.
@@ -175,6 +191,22 @@ where
                 .send(frame::encode_response(&call_id, outcome))
                 .await;
         });
+    }
+
+    /// Sends a ping numbered anew for the probes that came in since the last one; its
+    /// pong answers them all.
+    async fn send_probe_ping(&mut self) -> Result<(), LinkEnd> {
+        let new = std::mem::take(
+            &mut *self
+                .shared
+                .probes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.probing.extend(new);
+        self.probe_ping += 1;
+        let payload = Bytes::copy_from_slice(&self.probe_ping.to_be_bytes());
+        self.write(WsMessage::Ping(payload)).await
     }
 
     /// Writes `first` and whatever else is queued, with one flush.

@@ -135,6 +135,9 @@ struct Shared {
     pending: Pending,
     /// Wakes the driver to close the link.
     close: Notify,
+    /// Callers of [`Link::probe`] waiting for a pong, and the driver's wake-up for them.
+    probes: Mutex<Vec<oneshot::Sender<()>>>,
+    probe: Notify,
     /// `Some` once the link has ended.
     ended: watch::Sender<Option<LinkEnd>>,
 }
@@ -178,6 +181,8 @@ impl Link {
         let shared = Arc::new(Shared {
             pending: Mutex::new(HashMap::new()),
             close: Notify::new(),
+            probes: Mutex::new(Vec::new()),
+            probe: Notify::new(),
             ended: watch::Sender::new(None),
         });
         let driver = driver::Driver::new(
@@ -247,6 +252,23 @@ impl Link {
             method: method.to_owned(),
             reason: error.to_string(),
         })
+    }
+
+    /// Whether the peer still answers: sends a ping and waits at most `within` for its
+    /// pong. For telling a stale link from a live one when the same key connects again,
+    /// without waiting for the pong timeout.
+    pub async fn probe(&self, within: Duration) -> bool {
+        if self.end().is_some() {
+            return false;
+        }
+        let (answered, pong) = oneshot::channel();
+        self.shared
+            .probes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(answered);
+        self.shared.probe.notify_one();
+        matches!(tokio::time::timeout(within, pong).await, Ok(Ok(())))
     }
 
     /// Closes the link: a close frame (1000) goes out, the socket is shut, pending calls
