@@ -177,6 +177,10 @@ async fn the_jd_and_node_defaults_are_the_spec_values() {
     let node = LinkConfig::node();
     assert_eq!(node.max_frame_size, 100_000_000);
     assert_eq!(node.call_ids, frame::CallIdCheck::Off);
+    let handshake = jd.websocket_config();
+    assert_eq!(handshake.max_message_size, Some(10_000_000));
+    assert_eq!(handshake.max_frame_size, Some(10_000_000));
+    assert!(handshake.read_buffer_size <= 16 * 1024);
 }
 
 #[tokio::test]

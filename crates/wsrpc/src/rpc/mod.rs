@@ -75,10 +75,17 @@ impl LinkConfig {
         }
     }
 
-    /// The WebSocket settings to handshake with, so tungstenite itself refuses frames and
-    /// messages over [`Self::max_frame_size`] (the link checks again either way).
+    /// tungstenite's read buffer per link. Its default (128 KiB, allocated up front) would
+    /// make an idle link cost more than the JD's memory target per link; node-link frames
+    /// are small, and a larger one still arrives (the buffer grows for it).
+    pub const READ_BUFFER_SIZE: usize = 8 * 1024;
+
+    /// The WebSocket settings to handshake with: tungstenite itself refuses frames and
+    /// messages over [`Self::max_frame_size`] (the link checks again either way), and the
+    /// read buffer is [`Self::READ_BUFFER_SIZE`].
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
+            .read_buffer_size(Self::READ_BUFFER_SIZE)
             .max_message_size(Some(self.max_frame_size))
             .max_frame_size(Some(self.max_frame_size))
     }
