@@ -213,8 +213,8 @@ async fn a_peer_that_stops_answering_pings_is_declared_dead() {
 async fn a_peer_that_answers_pings_stays_up_past_the_pong_timeout() {
     let config = quick(LinkConfig::jd());
     let (jd, node) = common::link_pair(config.clone(), quick(LinkConfig::node())).await;
-    // Both sides are driven, so pongs flow; after three pong timeouts the link is up.
-    tokio::time::sleep(config.pong_timeout * 3).await;
+    // Both sides are driven, so pongs flow; after two pong timeouts the link is up.
+    tokio::time::sleep(config.pong_timeout * 2).await;
     assert_eq!(jd.end(), None);
     assert_eq!(node.end(), None);
 }
@@ -284,7 +284,7 @@ async fn a_busy_link_still_reads_its_pongs() {
     let config = quick(LinkConfig::jd());
     let (jd, node) = common::link_pair(config.clone(), quick(LinkConfig::node())).await;
     // Both sides keep their outgoing queues full for three pong timeouts.
-    let busy_until = Instant::now() + config.pong_timeout * 3;
+    let busy_until = Instant::now() + config.pong_timeout * 2;
     let callers = (0..64).map(|n| {
         let link = if n % 2 == 0 { jd.clone() } else { node.clone() };
         async move {

@@ -118,7 +118,7 @@ pub enum LinkEnd {
     #[error("closed by us")]
     Closed,
     /// The peer sent a close frame.
-    #[error("closed by the peer (code {code:?})")]
+    #[error("closed by the peer (close code {})", code.map_or("none".to_owned(), |c| c.to_string()))]
     ClosedByPeer { code: Option<u16> },
     /// No pong within [`LinkConfig::pong_timeout`].
     #[error("no pong from the peer: dead")]
@@ -134,12 +134,12 @@ pub enum LinkEnd {
     Transport(String),
 }
 
-type Pending = Mutex<HashMap<String, oneshot::Sender<Result<Bytes, String>>>>;
+/// Our calls waiting for an answer: call id → where the answer goes.
+type PendingCalls = HashMap<String, oneshot::Sender<Result<Bytes, String>>>;
 
 /// What the handles and the driver share.
 struct Shared {
-    /// Our calls waiting for an answer, by call id.
-    pending: Pending,
+    pending: Mutex<PendingCalls>,
     /// Wakes the driver to close the link.
     close: Notify,
     /// Callers of [`Link::probe`] waiting for a pong, and the driver's wake-up for them.
@@ -150,9 +150,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Result<Bytes, String>>>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, PendingCalls> {
         // The map stays consistent even if a holder panicked: every operation is one call.
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
