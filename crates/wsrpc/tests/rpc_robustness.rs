@@ -129,14 +129,7 @@ async fn oversized_frame_closes_with_1009(jd_config: LinkConfig, handshake_limit
     peer.send(Message::Binary(vec![0u8; limit + 1].into()))
         .await
         .unwrap();
-    let close = loop {
-        match within("a close frame", peer.next()).await {
-            Some(Ok(Message::Close(close))) => break close,
-            Some(Ok(_)) => continue,
-            other => panic!("no close frame: {other:?}"),
-        }
-    };
-    assert_eq!(close.map(|c| c.code), Some(CloseCode::Size));
+    assert_eq!(expect_close_frame(&mut peer).await, CloseCode::Size);
     assert_eq!(
         within("the link to end", jd.ended()).await,
         LinkEnd::FrameTooLarge
