@@ -9,6 +9,14 @@ const PROTOS: &[&str] = &[
     "v1/node/node.proto",
 ];
 
+/// The node link's messages (packages `message` and `cfm`): plain prost messages, kept
+/// out of the operator API's descriptor set (they are not gRPC services).
+const NODE_LINK_PROTOS: &[&str] = &[
+    "message/message.proto",
+    "cfm/feeds_manager.proto",
+    "cfm/node.proto",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -21,7 +29,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files: Vec<PathBuf> = PROTOS.iter().map(|p| proto_root.join(p)).collect();
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("offchain_descriptor.bin"))
-        .compile_with_config(config, &files, &[proto_root.clone(), well_known])?;
+        .compile_with_config(config, &files, &[proto_root.clone(), well_known.clone()])?;
+
+    // Frame payloads as `Bytes`, so a payload moves between the socket and the handler
+    // without a copy.
+    let mut node_link = tonic_prost_build::Config::new();
+    node_link
+        .protoc_executable(protoc_bin_vendored::protoc_bin_path()?)
+        .bytes([".message"]);
+    let files: Vec<PathBuf> = NODE_LINK_PROTOS
+        .iter()
+        .map(|p| proto_root.join(p))
+        .collect();
+    node_link.compile_protos(&files, &[proto_root.clone(), well_known])?;
 
     println!("cargo:rerun-if-changed={}", proto_root.display());
     Ok(())

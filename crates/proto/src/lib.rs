@@ -1,4 +1,4 @@
-//! Generated protobuf messages and gRPC stubs for the Job Distributor operator API.
+//! Generated protobuf messages: the Job Distributor operator API (with gRPC stubs) and the node link.
 //!
 //! The `.proto` files live in the workspace's `proto/` folder; their package, service,
 //! method names and field numbers follow the existing operator API exactly, so clients
@@ -7,6 +7,9 @@
 //! Modules mirror the protobuf packages (`api.job.v1` is [`api::job::v1`]); the short
 //! aliases [`job`], [`node`], [`csa`] and [`label`] are what the rest of the workspace uses.
 //! [`FILE_DESCRIPTOR_SET`] serves gRPC reflection and the JSON output of the CLI.
+//!
+//! The node link's messages live in [`message`] (framing) and [`cfm`] (the services nodes
+//! and the JD call on each other); they are not in the descriptor set.
 
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
@@ -37,6 +40,20 @@ pub mod api {
             tonic::include_proto!("api.csa.v1");
         }
     }
+}
+
+/// `message`: the node link's framing — one [`message::Message`] per WebSocket frame
+/// (`shared/spec/node-link.md`, "Framing").
+#[allow(clippy::module_inception)] // prost puts the oneof of `message.Message` in `message::message`
+pub mod message {
+    tonic::include_proto!("message");
+}
+
+/// `cfm`: the node link's services, `FeedsManager` (on the JD) and `NodeService` (on the
+/// node). Plain prost messages: the node link carries them as frame payloads, not gRPC.
+/// The method names and their request/response pairs are listed in `proto/cfm/*.proto`.
+pub mod cfm {
+    tonic::include_proto!("cfm");
 }
 
 pub use api::csa::v1 as csa;

@@ -12,11 +12,15 @@
 //! - [`dial`]: the node's side: dial the JD, and redial forever with backoff;
 //! - [`cert`]: the minimal self-signed ed25519 certificate, and reading a peer's key from one;
 //! - [`keys`]: ed25519 public keys and the run-time set of keys allowed to connect;
-//! - [`tls`]: rustls configurations for mutual TLS 1.3 authenticated by those keys.
+//! - [`tls`]: rustls configurations for mutual TLS 1.3 authenticated by those keys;
+//! - [`frame`]: encoding and classifying one frame;
+//! - [`rpc`]: a [`rpc::Link`] over any WebSocket stream: calls both ways, liveness, limits.
 
 pub mod accept;
 pub mod backoff;
 pub mod cert;
 pub mod dial;
+pub mod frame;
 pub mod keys;
+pub mod rpc;
 pub mod tls;
