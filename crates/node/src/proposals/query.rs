@@ -56,6 +56,18 @@ impl Store {
             .collect()
     }
 
+    /// The JDs (keys, sorted) that sent a proposal with this id: the CLI's `show UUID` and
+    /// `approve UUID` name no JD, so the API resolves it here (and reports an ambiguity).
+    pub async fn jds_of(&self, id: &str) -> ProposalResult<Vec<String>> {
+        let uuid = proposal_id(id)?.to_string();
+        Ok(
+            sqlx::query_scalar("SELECT jd FROM proposals WHERE uuid = $1 ORDER BY jd")
+                .bind(uuid)
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     /// One proposal with all its versions, or `None` if that JD sent no such proposal.
     pub async fn show(&self, jd: &str, id: &str) -> ProposalResult<Option<ProposalDetail>> {
         let jd = jd_key(jd)?;

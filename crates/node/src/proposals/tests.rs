@@ -319,6 +319,17 @@ async fn revoke_only_while_the_latest_version_is_pending_or_cancelled() {
         (Revoked, vec![(1, Revoked), (2, Revoked)])
     );
 
+    // Revoking a pending update leaves the approved job active.
+    store.receive(JD, ID, 3, &spec("cron", "c")).await.unwrap();
+    store.approve(JD, ID, None).await.unwrap();
+    store.receive(JD, ID, 4, &spec("cron", "d")).await.unwrap();
+    store.revoke(JD, ID).await.unwrap();
+    let (state, versions) = states(&store).await;
+    assert_eq!(
+        (state, &versions[2..]),
+        (Approved, &[(3, Approved), (4, Revoked)][..])
+    );
+
     let missing = "11111111-2222-4333-8444-555555555555";
     assert!(matches!(
         store.revoke(JD, missing).await,
@@ -384,6 +395,24 @@ async fn list_and_show_serialize_with_the_api_field_names() {
         ]})
     );
     assert_eq!(store.show(OTHER_JD, ID).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_jds_of_a_proposal_id_are_found_for_callers_without_a_jd() {
+    let (_dir, store) = open().await;
+    assert!(store.jds_of(ID).await.unwrap().is_empty());
+    store
+        .receive(OTHER_JD, ID, 1, &spec("cron", "a"))
+        .await
+        .unwrap();
+    store.receive(JD, ID, 1, &spec("cron", "a")).await.unwrap();
+    let mut expected = vec![JD.to_lowercase(), OTHER_JD.to_string()];
+    expected.sort();
+    assert_eq!(store.jds_of(&ID.to_uppercase()).await.unwrap(), expected);
+    assert!(matches!(
+        store.jds_of("nope").await,
+        Err(ProposalError::InvalidId)
+    ));
 }
 
 #[tokio::test]
