@@ -6,11 +6,18 @@
 //! - [`config`]: `node.toml`, validated as a whole; errors name the file position and key.
 //! - [`keystore`]: the CSA and P2P ed25519 keys, sealed at rest with the node password.
 //! - [`peer_id`]: the P2P key's libp2p peer id, `p2p_12D3KooW…`.
+//! - [`store`]: the node's SQLite database in `data_dir` (WAL, `synchronous = FULL`).
+//! - [`proposals`]: the rules for the JDs' job proposals (receive, approve, reject, cancel,
+//!   revoke, delete) and the `list`/`show` views.
 
 pub mod config;
 pub mod keystore;
 pub mod peer_id;
+pub mod proposals;
+pub mod store;
 
 pub use config::NodeConfig;
 pub use keystore::{Keystore, KeystoreError, NodePassword};
 pub use peer_id::PeerId;
+pub use proposals::{ProposalError, ReceiveOutcome};
+pub use store::{State, Store, StoreError};
