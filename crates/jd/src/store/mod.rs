@@ -24,7 +24,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use csa::StoredKeypair;
 pub use jobs::{JobFilter, RevokeOutcome};
-pub use nodes::{NodeChanges, NodeRows};
+pub use nodes::{NodeChanges, NodeReport, NodeRows};
 pub use propose::{NewProposals, ProposalOutcome};
 
 /// Which database a [`Store`] talks to.
