@@ -339,3 +339,117 @@ async fn update_node_from_the_node_is_stored_and_served() {
         assert_eq!(configs[0].chain.as_ref().unwrap().id, "1");
     }
 }
+
+const JOB_UUID: &str = "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11";
+
+/// Proposes a webhook job with [`JOB_UUID`] to `node_id`; returns the proposal id.
+async fn propose(jd: &Jd, node_id: &str) -> String {
+    use offchain_proto::job::job_service_server::JobService;
+    let spec = format!("type = \"webhook\"\nschemaVersion = 1\nexternalJobID = \"{JOB_UUID}\"\n");
+    jd.jd
+        .propose_job(Request::new(offchain_proto::job::ProposeJobRequest {
+            node_id: node_id.to_owned(),
+            spec,
+            labels: Vec::new(),
+        }))
+        .await
+        .expect("proposed")
+        .into_inner()
+        .proposal
+        .unwrap()
+        .id
+}
+
+async fn proposal(jd: &Jd, id: &str) -> offchain_proto::job::Proposal {
+    use offchain_proto::job::job_service_server::JobService;
+    jd.jd
+        .get_proposal(Request::new(offchain_proto::job::GetProposalRequest {
+            id: id.to_owned(),
+        }))
+        .await
+        .expect("found")
+        .into_inner()
+        .proposal
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_nodes_answers_set_the_proposal_status() {
+    use offchain_proto::job::ProposalStatus;
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let link = jd.dial(1).await.expect("links up");
+        let id = propose(&jd, &node.id).await;
+        assert_eq!(proposal(&jd, &id).await.response_received_at, None);
+
+        let approved: Result<cfm::ApprovedJobResponse, _> = link
+            .call_message(
+                "ApprovedJob",
+                &cfm::ApprovedJobRequest {
+                    uuid: JOB_UUID.to_uppercase(),
+                    version: 1,
+                },
+                CALL,
+            )
+            .await;
+        approved.expect("ApprovedJob answers OK");
+        let stored = proposal(&jd, &id).await;
+        assert_eq!(stored.status, ProposalStatus::Approved as i32);
+        assert!(stored.response_received_at.is_some());
+
+        // A rejection of an approved proposal is refused; a cancellation is applied.
+        let rejected: Result<cfm::RejectedJobResponse, _> = link
+            .call_message(
+                "RejectedJob",
+                &cfm::RejectedJobRequest {
+                    uuid: JOB_UUID.to_owned(),
+                    version: 1,
+                },
+                CALL,
+            )
+            .await;
+        assert!(rejected.is_err(), "{rejected:?}");
+        let cancelled: Result<cfm::CancelledJobResponse, _> = link
+            .call_message(
+                "CancelledJob",
+                &cfm::CancelledJobRequest {
+                    uuid: JOB_UUID.to_owned(),
+                    version: 1,
+                },
+                CALL,
+            )
+            .await;
+        cancelled.expect("CancelledJob answers OK");
+        assert_eq!(
+            proposal(&jd, &id).await.status,
+            ProposalStatus::Cancelled as i32
+        );
+
+        // Unknown revision and unknown uuid get an error string.
+        for (uuid, version) in [
+            (JOB_UUID, 2),
+            ("5f0d8d1e-8a43-4f43-9d1c-1d2f6b6c2a77", 1),
+            ("nope", 1),
+        ] {
+            let answer: Result<cfm::ApprovedJobResponse, _> = link
+                .call_message(
+                    "ApprovedJob",
+                    &cfm::ApprovedJobRequest {
+                        uuid: uuid.to_owned(),
+                        version,
+                    },
+                    CALL,
+                )
+                .await;
+            let error = answer
+                .expect_err("an unknown proposal is refused")
+                .to_string();
+            assert!(error.contains("no proposal"), "{uuid} {version}: {error}");
+        }
+        assert_eq!(
+            proposal(&jd, &id).await.status,
+            ProposalStatus::Cancelled as i32
+        );
+    }
+}

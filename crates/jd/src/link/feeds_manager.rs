@@ -5,8 +5,12 @@
 //! chain configs. A chain config is refused (an entry in `chain_config_errors`, keyed by
 //! its chain id as reported, and not stored) when its chain id is empty or its chain type
 //! is unspecified or unknown: the operator API could not tell such configs apart.
-//! `ApprovedJob`, `RejectedJob` and `CancelledJob` are not served yet (the caller gets an
-//! "unknown method" error string).
+//!
+//! `ApprovedJob`, `RejectedJob` and `CancelledJob` move the proposal of (uuid, node,
+//! version) along `jd-behaviour.md`'s status graph — approved from proposed, pending or
+//! cancelled; rejected from proposed or pending; cancelled from approved — setting
+//! `response_received_at`. The same answer twice is accepted (a retry); an unknown
+//! uuid/version or a move the graph does not allow gets an error string.
 
 use offchain_proto::{cfm, node};
 use offchain_wsrpc::rpc::Router;
@@ -14,7 +18,9 @@ use prost::Message;
 
 use crate::JobDistributor;
 use crate::ids::now_micros;
-use crate::store::NodeReport;
+use crate::service::shown;
+use crate::store::{AnswerOutcome, NodeReport};
+use offchain_proto::job::ProposalStatus;
 
 /// Most chain configs one `UpdateNode` may carry.
 pub(crate) const MAX_CHAIN_CONFIGS: usize = 1_000;
@@ -29,10 +35,98 @@ pub(super) fn router(jd: JobDistributor, node_id: String) -> Router {
         .method("Healthcheck", |_: cfm::HealthcheckRequest| async {
             Ok(cfm::HealthcheckResponse {})
         })
-        .method("UpdateNode", move |request: cfm::UpdateNodeRequest| {
+        .method("UpdateNode", {
             let (jd, node_id) = (jd.clone(), node_id.clone());
-            async move { update_node(&jd, &node_id, request).await }
+            move |request: cfm::UpdateNodeRequest| {
+                let (jd, node_id) = (jd.clone(), node_id.clone());
+                async move { update_node(&jd, &node_id, request).await }
+            }
         })
+        .method("ApprovedJob", {
+            let (jd, node_id) = (jd.clone(), node_id.clone());
+            move |request: cfm::ApprovedJobRequest| {
+                let (jd, node_id) = (jd.clone(), node_id.clone());
+                let answer = Answer::Approved(request.uuid, request.version);
+                async move {
+                    answer
+                        .apply(&jd, &node_id)
+                        .await
+                        .map(|()| cfm::ApprovedJobResponse {})
+                }
+            }
+        })
+        .method("RejectedJob", {
+            let (jd, node_id) = (jd.clone(), node_id.clone());
+            move |request: cfm::RejectedJobRequest| {
+                let (jd, node_id) = (jd.clone(), node_id.clone());
+                let answer = Answer::Rejected(request.uuid, request.version);
+                async move {
+                    answer
+                        .apply(&jd, &node_id)
+                        .await
+                        .map(|()| cfm::RejectedJobResponse {})
+                }
+            }
+        })
+        .method("CancelledJob", move |request: cfm::CancelledJobRequest| {
+            let (jd, node_id) = (jd.clone(), node_id.clone());
+            let answer = Answer::Cancelled(request.uuid, request.version);
+            async move {
+                answer
+                    .apply(&jd, &node_id)
+                    .await
+                    .map(|()| cfm::CancelledJobResponse {})
+            }
+        })
+}
+
+/// A node's answer to one proposal: the job's uuid and the proposal's revision.
+enum Answer {
+    Approved(String, i64),
+    Rejected(String, i64),
+    Cancelled(String, i64),
+}
+
+impl Answer {
+    async fn apply(self, jd: &JobDistributor, node_id: &str) -> Result<(), String> {
+        use ProposalStatus::{Approved, Cancelled, Pending, Proposed, Rejected};
+        let (uuid, version, status, from): (_, _, _, &[ProposalStatus]) = match self {
+            Answer::Approved(uuid, version) => {
+                (uuid, version, Approved, &[Proposed, Pending, Cancelled])
+            }
+            Answer::Rejected(uuid, version) => (uuid, version, Rejected, &[Proposed, Pending]),
+            Answer::Cancelled(uuid, version) => (uuid, version, Cancelled, &[Approved]),
+        };
+        let unknown = || {
+            format!(
+                "no proposal for job {} version {version} on this node",
+                shown(&uuid)
+            )
+        };
+        let Some(canonical) = crate::spec::canonical_uuid(&uuid) else {
+            return Err(unknown());
+        };
+        let outcome = jd
+            .store()
+            .answer_proposal(node_id, &canonical, version, status, from, now_micros())
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, node_id, "storing a node's answer failed");
+                "the JD could not store the answer: try again".to_owned()
+            })?;
+        match outcome {
+            AnswerOutcome::Applied => {
+                tracing::info!(node_id, job = %canonical, version, status = status.as_str_name(), "node answered a proposal");
+                Ok(())
+            }
+            AnswerOutcome::Unknown => Err(unknown()),
+            AnswerOutcome::NotAllowed(current) => Err(format!(
+                "job {canonical} version {version} is {}: it cannot become {}",
+                current.as_str_name(),
+                status.as_str_name()
+            )),
+        }
+    }
 }
 
 async fn update_node(

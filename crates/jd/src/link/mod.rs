@@ -7,7 +7,8 @@
 //!   changed) has its link closed at once. `is_connected` is read from it.
 //! - [`listen`] opens the node listener (`listener.rs`): mutual TLS with the JD's CSA key,
 //!   one link per key (a stale link is probed and replaced), and the `FeedsManager`
-//!   service for each link (`feeds_manager.rs`).
+//!   service for each link (`feeds_manager.rs`: health, `UpdateNode`, the node's answers
+//!   to proposals).
 //! - [`health`] serves the plain-HTTP `GET /healthz` beside it.
 //!
 //! Pushing proposals, forwarding revoke/delete and `GetJobRuns` are not here yet.

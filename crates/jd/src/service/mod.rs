@@ -123,7 +123,7 @@ fn uuid_argument(text: &str, what: &str) -> ApiResult<String> {
 
 /// `text` quoted for an error message, cut short when long: messages stay readable whatever
 /// a caller sent.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     const MAX_CHARS: usize = 80;
     match text.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{:?}…", &text[..cut]),
