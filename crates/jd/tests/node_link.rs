@@ -157,10 +157,15 @@ impl Jd {
     }
 
     async fn dial(&self, node: u8) -> Result<Link, DialError> {
+        let ws = self.dial_raw(node).await?;
+        Ok(Link::spawn(ws, LinkConfig::node(), Arc::new(Router::new())))
+    }
+
+    /// A linked WebSocket nobody reads: it never answers pings.
+    async fn dial_raw(&self, node: u8) -> Result<dial::ClientLink, DialError> {
         let tls = tls::client_config(&identity(node), self.public_key()).unwrap();
         let address = self.listener.local_addr().to_string();
-        let ws = dial::dial(&address, tls, &DialConfig::default()).await?;
-        Ok(Link::spawn(ws, LinkConfig::node(), Arc::new(Router::new())))
+        dial::dial(&address, tls, &DialConfig::default()).await
     }
 
     /// Waits until the node's `is_connected` is `connected` in `GetNode` and `ListNodes`.
@@ -451,5 +456,26 @@ async fn the_nodes_answers_set_the_proposal_status() {
             proposal(&jd, &id).await.status,
             ProposalStatus::Cancelled as i32
         );
+    }
+}
+
+#[tokio::test]
+async fn a_silent_old_link_is_replaced_when_the_node_reconnects() {
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let _silent = jd.dial_raw(1).await.expect("links up");
+        jd.wait_connected(&node.id, true).await;
+        // The old link does not answer the JD's probe ping within 2 s: the reconnect wins.
+        let fresh = jd
+            .dial(1)
+            .await
+            .expect("the reconnect replaces the silent link");
+        let _: cfm::HealthcheckResponse = fresh
+            .call_message("Healthcheck", &cfm::HealthcheckRequest {}, CALL)
+            .await
+            .expect("the new link serves calls");
+        jd.wait_connected(&node.id, true).await;
+        assert_eq!(jd.jd.links().connected_count(), 1);
     }
 }
