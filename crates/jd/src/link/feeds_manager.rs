@@ -20,7 +20,8 @@ use crate::JobDistributor;
 use crate::ids::now_micros;
 use crate::service::shown;
 use crate::store::{AnswerOutcome, NodeReport};
-use offchain_proto::job::ProposalStatus;
+use offchain_proto::job::ProposalStatus::{self, Approved, Cancelled, Pending, Proposed, Rejected};
+use offchain_wsrpc::accept::BoxFuture;
 
 /// Most chain configs one `UpdateNode` may carry.
 pub(crate) const MAX_CHAIN_CONFIGS: usize = 1_000;
@@ -42,60 +43,84 @@ pub(super) fn router(jd: JobDistributor, node_id: String) -> Router {
                 async move { update_node(&jd, &node_id, request).await }
             }
         })
-        .method("ApprovedJob", {
-            let (jd, node_id) = (jd.clone(), node_id.clone());
-            move |request: cfm::ApprovedJobRequest| {
-                let (jd, node_id) = (jd.clone(), node_id.clone());
-                let answer = Answer::Approved(request.uuid, request.version);
-                async move {
-                    answer
-                        .apply(&jd, &node_id)
-                        .await
-                        .map(|()| cfm::ApprovedJobResponse {})
-                }
-            }
-        })
-        .method("RejectedJob", {
-            let (jd, node_id) = (jd.clone(), node_id.clone());
-            move |request: cfm::RejectedJobRequest| {
-                let (jd, node_id) = (jd.clone(), node_id.clone());
-                let answer = Answer::Rejected(request.uuid, request.version);
-                async move {
-                    answer
-                        .apply(&jd, &node_id)
-                        .await
-                        .map(|()| cfm::RejectedJobResponse {})
-                }
-            }
-        })
-        .method("CancelledJob", move |request: cfm::CancelledJobRequest| {
-            let (jd, node_id) = (jd.clone(), node_id.clone());
-            let answer = Answer::Cancelled(request.uuid, request.version);
-            async move {
-                answer
-                    .apply(&jd, &node_id)
-                    .await
-                    .map(|()| cfm::CancelledJobResponse {})
-            }
-        })
+        .method(
+            "ApprovedJob",
+            answer::<_, cfm::ApprovedJobResponse>(
+                &jd,
+                &node_id,
+                Approved,
+                |r: cfm::ApprovedJobRequest| (r.uuid, r.version),
+            ),
+        )
+        .method(
+            "RejectedJob",
+            answer::<_, cfm::RejectedJobResponse>(
+                &jd,
+                &node_id,
+                Rejected,
+                |r: cfm::RejectedJobRequest| (r.uuid, r.version),
+            ),
+        )
+        .method(
+            "CancelledJob",
+            answer::<_, cfm::CancelledJobResponse>(
+                &jd,
+                &node_id,
+                Cancelled,
+                |r: cfm::CancelledJobRequest| (r.uuid, r.version),
+            ),
+        )
 }
 
-/// A node's answer to one proposal: the job's uuid and the proposal's revision.
-enum Answer {
-    Approved(String, i64),
-    Rejected(String, i64),
-    Cancelled(String, i64),
+/// A handler for one of the node's answers to a proposal: `parts` takes the job's uuid and
+/// the proposal's revision out of the request; the response is the empty message.
+fn answer<Req, Resp>(
+    jd: &JobDistributor,
+    node_id: &str,
+    status: ProposalStatus,
+    parts: fn(Req) -> (String, i64),
+) -> impl Fn(Req) -> BoxFuture<'static, Result<Resp, String>> + Send + Sync + 'static
+where
+    Req: Send + 'static,
+    Resp: Default + Send + 'static,
+{
+    let (jd, node_id) = (jd.clone(), node_id.to_owned());
+    move |request: Req| {
+        let (jd, node_id) = (jd.clone(), node_id.clone());
+        let (uuid, version) = parts(request);
+        Box::pin(async move {
+            Answer {
+                uuid,
+                version,
+                status,
+            }
+            .apply(&jd, &node_id)
+            .await
+            .map(|()| Resp::default())
+        })
+    }
+}
+
+/// A node's answer to one proposal: the job's uuid, the proposal's revision and the status
+/// the node gave it.
+struct Answer {
+    uuid: String,
+    version: i64,
+    status: ProposalStatus,
 }
 
 impl Answer {
     async fn apply(self, jd: &JobDistributor, node_id: &str) -> Result<(), String> {
-        use ProposalStatus::{Approved, Cancelled, Pending, Proposed, Rejected};
-        let (uuid, version, status, from): (_, _, _, &[ProposalStatus]) = match self {
-            Answer::Approved(uuid, version) => {
-                (uuid, version, Approved, &[Proposed, Pending, Cancelled])
-            }
-            Answer::Rejected(uuid, version) => (uuid, version, Rejected, &[Proposed, Pending]),
-            Answer::Cancelled(uuid, version) => (uuid, version, Cancelled, &[Approved]),
+        let Answer {
+            uuid,
+            version,
+            status,
+        } = self;
+        let from: &[ProposalStatus] = match status {
+            Approved => &[Proposed, Pending, Cancelled],
+            Rejected => &[Proposed, Pending],
+            Cancelled => &[Approved],
+            _ => &[],
         };
         let unknown = || {
             format!(
