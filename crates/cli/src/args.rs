@@ -132,6 +132,20 @@ pub struct ServeArgs {
     #[arg(long, env = "JD_MAX_CONCURRENT_REQUESTS", value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_concurrent_requests: u32,
+
+    /// Address nodes connect to (wsrpc: mutual TLS with the nodes' CSA keys, so only
+    /// registered, enabled nodes get in); port 0 picks a free port (the real one is printed).
+    #[arg(
+        long,
+        env = "JD_NODE_LISTEN",
+        default_value = "0.0.0.0:8080",
+        value_name = "HOST:PORT"
+    )]
+    pub node_listen: std::net::SocketAddr,
+
+    /// Serve plain-HTTP `GET /healthz` (200) for the node listener on this address [default: off].
+    #[arg(long, env = "JD_NODE_HEALTH_LISTEN", value_name = "HOST:PORT")]
+    pub node_health_listen: Option<std::net::SocketAddr>,
 }
 
 /// The longest request timeout accepted: a day.

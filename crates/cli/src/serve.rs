@@ -77,6 +77,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tls,
         request_timeout: args.request_timeout,
         max_concurrent_requests: args.max_concurrent_requests as usize,
+        node_listen: Some(args.node_listen),
+        node_health_listen: args.node_health_listen,
         ..ServeOptions::default()
     };
     tracing::info!(
@@ -98,10 +100,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             server.local_addr()
         ),
     }
+    let node_health = match server.node_health_addr() {
+        Some(addr) => format!(", health on http://{addr}/healthz"),
+        None => String::new(),
+    };
     write_stdout(&format!(
-        "listening on {scheme}{}\nCSA public key: {}",
+        "listening on {scheme}{}\nCSA public key: {}\nnode listener on {}{node_health}",
         server.local_addr(),
-        server.jd().csa_keys().public_key_hex()
+        server.jd().csa_keys().public_key_hex(),
+        server
+            .node_addr()
+            .map_or_else(|| "(none)".to_owned(), |addr| addr.to_string()),
     ))?;
     server.run_until(shutdown).await?;
     tracing::info!("stopped");

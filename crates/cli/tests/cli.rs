@@ -46,10 +46,13 @@ fn command(args: &[&str]) -> Command {
         "JD_TLS_CERT",
         "JD_TLS_KEY",
         "JD_MAX_CONCURRENT_REQUESTS",
+        "JD_NODE_HEALTH_LISTEN",
         "RUST_LOG",
     ] {
         command.env_remove(var);
     }
+    // Every JD these tests start listens for nodes on a free port, never the default 8080.
+    command.env("JD_NODE_LISTEN", "127.0.0.1:0");
     command
 }
 
@@ -679,6 +682,8 @@ struct Served {
     child: Child,
     addr: String,
     public_key: String,
+    /// The third start-up line after `node listener on `.
+    node_listener: String,
     stderr: Option<thread::JoinHandle<String>>,
 }
 
@@ -696,9 +701,9 @@ impl Served {
         thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             let mut take = || lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send((take(), take()));
+            let _ = tx.send((take(), take(), take()));
         });
-        let Ok((listening, key)) = rx.recv_timeout(COMMAND_TIMEOUT) else {
+        let Ok((listening, key, nodes)) = rx.recv_timeout(COMMAND_TIMEOUT) else {
             let _ = child.kill();
             panic!("serve printed nothing within {COMMAND_TIMEOUT:?}");
         };
@@ -718,10 +723,15 @@ impl Served {
             .strip_prefix("CSA public key: ")
             .unwrap_or_else(|| panic!("unexpected second line {key:?}"))
             .to_string();
+        let node_listener = nodes
+            .strip_prefix("node listener on ")
+            .unwrap_or_else(|| panic!("unexpected third line {nodes:?}"))
+            .to_string();
         Served {
             addr: addr.to_string(),
             child,
             public_key,
+            node_listener,
             stderr: Some(stderr),
         }
     }
@@ -770,6 +780,39 @@ fn answers_then_stops(serve: Command) -> String {
     let (status, stderr) = served.terminate();
     assert!(status.success(), "{stderr}");
     stderr
+}
+
+#[test]
+fn serve_names_the_node_listener_and_serves_node_healthz() {
+    let served = Served::start(dev_serve(&["--node-health-listen", "127.0.0.1:0"]));
+    let (node_addr, health) = served
+        .node_listener
+        .split_once(", health on ")
+        .unwrap_or_else(|| panic!("no health address in {:?}", served.node_listener));
+    assert!(
+        node_addr.starts_with("127.0.0.1:") && !node_addr.ends_with(":0"),
+        "{node_addr}"
+    );
+    std::net::TcpStream::connect(node_addr).expect("the node listener accepts connections");
+    let health = health
+        .strip_prefix("http://")
+        .and_then(|h| h.strip_suffix("/healthz"))
+        .unwrap_or_else(|| panic!("unexpected health URL {health:?}"));
+    let mut stream = std::net::TcpStream::connect(health).expect("health answers");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: jd\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "{stderr}");
+
+    // Without the flag there is no health endpoint; the node listener defaults to 0.0.0.0:8080.
+    let help = run_blocking(command(&["jd", "serve", "--help"]), None);
+    assert!(help.stdout.contains("JD_NODE_LISTEN"), "{help:#?}");
+    assert!(help.stdout.contains("[default: 0.0.0.0:8080]"), "{help:#?}");
+    assert!(help.stdout.contains("JD_NODE_HEALTH_LISTEN"), "{help:#?}");
 }
 
 #[test]

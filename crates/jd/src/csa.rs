@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use aws_lc_rs::{aead, digest, pbkdf2, rand, signature};
 use offchain_proto::csa::Keypair;
@@ -68,6 +68,9 @@ pub enum CsaError {
 #[derive(Debug)]
 pub struct CsaKeys {
     active: signature::Ed25519KeyPair,
+    /// The active key as the node link's TLS identity (its own copy of the private key, so
+    /// the key never leaves this module as bytes).
+    tls: Arc<offchain_wsrpc::tls::Identity>,
     keypairs: Vec<Keypair>,
 }
 
@@ -113,6 +116,8 @@ impl CsaKeys {
                 stored: newest.public_key.clone(),
             });
         }
+        let tls = offchain_wsrpc::tls::Identity::from_pkcs8(&pkcs8)
+            .map_err(|_| CsaError::Malformed("decrypted key is not ed25519 PKCS#8"))?;
         let keypairs = stored
             .iter()
             .map(|k| Keypair {
@@ -121,7 +126,11 @@ impl CsaKeys {
                 created_at: Some(timestamp_from_micros(k.created_at)),
             })
             .collect();
-        Ok(CsaKeys { active, keypairs })
+        Ok(CsaKeys {
+            active,
+            tls: Arc::new(tls),
+            keypairs,
+        })
     }
 
     /// The active keypair as the API shows it.
@@ -146,6 +155,11 @@ impl CsaKeys {
     /// Lower-case hex of the active public key.
     pub fn public_key_hex(&self) -> String {
         hex::encode(self.active.public_key().as_ref())
+    }
+
+    /// The active key as the identity the node listener presents.
+    pub fn tls_identity(&self) -> Arc<offchain_wsrpc::tls::Identity> {
+        self.tls.clone()
     }
 
     /// Signs `message` with the active key.

@@ -11,8 +11,11 @@
 //!   network.
 //! - [`store::Store`] is the database layer, one set of SQL for both backends.
 //!
-//! This crate does not parse job specs beyond their `externalJobID`, and it does not talk
-//! to nodes yet (the node link comes with the `wsrpc` crate).
+//! - [`link`] is the node link manager: the keys nodes may connect with, their live links,
+//!   the node listener ([`link::listen`]) and the `FeedsManager` service nodes call.
+//!
+//! This crate does not parse job specs beyond their `externalJobID`, and it does not push
+//! proposals to nodes yet.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), offchain_jd::server::ServerError> {
@@ -34,6 +37,7 @@ pub mod csa;
 mod directory;
 pub mod error;
 pub mod ids;
+pub mod link;
 pub mod selector;
 pub mod server;
 mod service;

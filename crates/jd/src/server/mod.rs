@@ -29,6 +29,8 @@ use tower::load_shed::LoadShedLayer;
 use tower::util::MapErrLayer;
 
 use crate::auth::{RequireToken, TokenHashes};
+use crate::link::NodeListener;
+use crate::link::health::HealthEndpoint;
 use crate::service::{JobDistributor, OpenError};
 use health::Health;
 pub use tls::{TlsError, TlsFiles};
@@ -74,6 +76,10 @@ pub struct ServeOptions {
     pub max_concurrent_requests: usize,
     /// How often health checks that the database answers.
     pub health_probe_interval: Duration,
+    /// Listen for node links here ([`crate::link::listen`]); `None` opens no node listener.
+    pub node_listen: Option<SocketAddr>,
+    /// Serve the node listener's plain-HTTP `GET /healthz` here; `None` serves none.
+    pub node_health_listen: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -83,6 +89,8 @@ impl Default for ServeOptions {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             health_probe_interval: DEFAULT_HEALTH_PROBE_INTERVAL,
+            node_listen: None,
+            node_health_listen: None,
         }
     }
 }
@@ -107,6 +115,17 @@ pub enum ServerError {
     /// Reflection could not read the descriptor set (a build problem).
     #[error("cannot set up gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The node listener did not start.
+    #[error(transparent)]
+    NodeLink(#[from] crate::link::LinkError),
+    /// The node health endpoint's address could not be bound.
+    #[error("cannot serve the node health endpoint on {addr}: {source}")]
+    NodeHealth {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The server stopped with an error.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -124,6 +143,8 @@ pub struct RunningServer {
     drain_timeout: Duration,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    node_listener: Option<NodeListener>,
+    node_health: Option<HealthEndpoint>,
     #[cfg(test)]
     delay: layers::test_hook::Delay,
 }
@@ -132,6 +153,16 @@ impl RunningServer {
     /// The address the server listens on (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where nodes connect, when the server listens for them.
+    pub fn node_addr(&self) -> Option<SocketAddr> {
+        self.node_listener.as_ref().map(NodeListener::local_addr)
+    }
+
+    /// Where `GET /healthz` is served, when it is.
+    pub fn node_health_addr(&self) -> Option<SocketAddr> {
+        self.node_health.as_ref().map(HealthEndpoint::local_addr)
     }
 
     /// The JD the server serves.
@@ -143,6 +174,9 @@ impl RunningServer {
     /// at most a second past the request timeout), and closes the database.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         self.probe.abort();
+        // Node links first: they close with a close frame while the database still answers.
+        self.node_listener.take();
+        self.node_health.take();
         self.health.stopping().await;
         self.stop.take().map(|stop| stop.send(()));
         if let Some(mut task) = self.task.take() {
@@ -271,6 +305,18 @@ pub async fn serve_with(
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
+    let node_listener = match options.node_listen {
+        Some(addr) => Some(crate::link::listen(&jd, addr).await?),
+        None => None,
+    };
+    let node_health = match options.node_health_listen {
+        Some(addr) => Some(
+            crate::link::health::serve(addr)
+                .await
+                .map_err(|source| ServerError::NodeHealth { addr, source })?,
+        ),
+        None => None,
+    };
     let probe = health.spawn_probe(jd.store().clone(), options.health_probe_interval);
     tracing::info!(
         %local_addr,
@@ -286,6 +332,8 @@ pub async fn serve_with(
         drain_timeout: options.request_timeout + DRAIN_MARGIN,
         stop: Some(stop),
         task: Some(task),
+        node_listener,
+        node_health,
         #[cfg(test)]
         delay,
     })

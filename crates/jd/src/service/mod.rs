@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::csa::{CsaError, CsaKeys};
 use crate::directory::NodeDirectory;
 use crate::error::{ApiError, ApiResult};
+use crate::link::NodeLinks;
 use crate::store::{Store, StoreError};
 
 /// Why a [`JobDistributor`] could not be opened.
@@ -37,6 +38,7 @@ struct Inner {
     store: Store,
     nodes: NodeDirectory,
     csa: CsaKeys,
+    links: NodeLinks,
 }
 
 impl JobDistributor {
@@ -64,6 +66,7 @@ impl JobDistributor {
                 store,
                 nodes: NodeDirectory::new(),
                 csa,
+                links: NodeLinks::default(),
             }),
         }
     }
@@ -76,6 +79,26 @@ impl JobDistributor {
     /// The JD's CSA keys.
     pub fn csa_keys(&self) -> &CsaKeys {
         &self.inner.csa
+    }
+
+    /// The node links: allowed keys and live links.
+    pub fn links(&self) -> &NodeLinks {
+        &self.inner.links
+    }
+
+    /// The registered node with this (lower-case hex) public key, from the node snapshot.
+    pub(crate) async fn node_by_public_key(
+        &self,
+        public_key: &str,
+    ) -> Result<Option<offchain_proto::node::Node>, StoreError> {
+        let nodes = self.inner.nodes.current(&self.inner.store).await?;
+        Ok(nodes.by_public_key(public_key).cloned())
+    }
+
+    /// `node` with `is_connected` filled from the live links (the store does not know it).
+    fn with_connection(&self, mut node: offchain_proto::node::Node) -> offchain_proto::node::Node {
+        node.is_connected = self.inner.links.is_connected(&node.public_key);
+        node
     }
 }
 
@@ -100,7 +123,7 @@ fn uuid_argument(text: &str, what: &str) -> ApiResult<String> {
 
 /// `text` quoted for an error message, cut short when long: messages stay readable whatever
 /// a caller sent.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     const MAX_CHARS: usize = 80;
     match text.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{:?}…", &text[..cut]),

@@ -58,6 +58,7 @@ impl JobDistributor {
             .insert_node(&node)
             .await
             .map_err(duplicate_key(&public_key))?;
+        self.inner.links.node_changed(None, &node);
         tracing::info!(node_id = %node.id, name = %node.name, "registered node");
         Ok(node)
     }
@@ -87,21 +88,34 @@ impl JobDistributor {
             (false, None) => nodes.by_id(id),
             (true, Some(key)) => nodes.by_public_key(&key.to_ascii_lowercase()),
         };
-        found.cloned().ok_or_else(|| match key {
-            Some(key) => ApiError::NotFound(format!("no node with public key {key}")),
-            None => ApiError::NotFound(format!("node {id} not found")),
-        })
+        found
+            .cloned()
+            .map(|node| self.with_connection(node))
+            .ok_or_else(|| match key {
+                Some(key) => ApiError::NotFound(format!("no node with public key {key}")),
+                None => ApiError::NotFound(format!("node {id} not found")),
+            })
     }
 
     async fn change_node(&self, id: &str, changes: NodeChanges) -> ApiResult<Node> {
         let id = required(id, "id", MAX_ID_BYTES)?;
         let key = changes.public_key.clone().unwrap_or_default();
-        self.inner
+        // The key before a key change, whose link must go when the key does.
+        let previous_key = match changes.public_key {
+            Some(_) => self.inner.store.node(id).await?.map(|node| node.public_key),
+            None => None,
+        };
+        let node = self
+            .inner
             .store
             .update_node(id, changes, now_micros())
             .await
             .map_err(duplicate_key(&key))?
-            .ok_or_else(|| ApiError::NotFound(format!("node {id} not found")))
+            .ok_or_else(|| ApiError::NotFound(format!("node {id} not found")))?;
+        self.inner
+            .links
+            .node_changed(previous_key.as_deref(), &node);
+        Ok(self.with_connection(node))
     }
 
     async fn update_node_impl(&self, request: UpdateNodeRequest) -> ApiResult<Node> {
@@ -166,7 +180,7 @@ impl JobDistributor {
         let mut nodes = Vec::new();
         for node in matching {
             if total >= skip && nodes.len() < take {
-                nodes.push(node.clone());
+                nodes.push(self.with_connection(node.clone()));
             }
             total += 1;
         }

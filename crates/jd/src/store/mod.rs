@@ -5,6 +5,7 @@
 //! microseconds since the epoch and flags as integers so the two schemas stay the same.
 //! The store speaks in protobuf types: the services hand its results straight to callers.
 
+mod answers;
 mod chain;
 mod csa;
 mod jobs;
@@ -22,9 +23,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
+pub use answers::AnswerOutcome;
 pub use csa::StoredKeypair;
 pub use jobs::{JobFilter, RevokeOutcome};
-pub use nodes::{NodeChanges, NodeRows};
+pub use nodes::{NodeChanges, NodeReport, NodeRows};
 pub use propose::{NewProposals, ProposalOutcome};
 
 /// Which database a [`Store`] talks to.

@@ -24,6 +24,19 @@ pub struct NodeChanges {
     pub is_enabled: Option<bool>,
 }
 
+/// What a node reports about itself over its link (`UpdateNode`).
+#[derive(Debug, Default)]
+pub struct NodeReport {
+    /// The node software's version.
+    pub version: String,
+    /// The node's workflow key, if it has one.
+    pub workflow_key: Option<String>,
+    /// The node operator's name.
+    pub nop_friendly_name: String,
+    /// The node's P2P key bundles.
+    pub p2p_key_bundles: Vec<P2pKeyBundle>,
+}
+
 /// Node rows as fetched; [`NodeRows::decode`] turns them into nodes.
 pub struct NodeRows(Vec<AnyRow>);
 
@@ -131,6 +144,36 @@ impl Store {
         bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(Some(node))
+    }
+
+    /// Stores what node `id` reported about itself; false when there is no such node.
+    pub async fn record_node_report(
+        &self,
+        id: &str,
+        report: &NodeReport,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE nodes SET version = $2, workflow_key = $3, nop_friendly_name = $4, \
+             p2p_key_bundles = $5, updated_at = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&report.version)
+        .bind(report.workflow_key.clone())
+        .bind(&report.nop_friendly_name)
+        .bind(encode_bundles(&report.p2p_key_bundles))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

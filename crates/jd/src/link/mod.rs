@@ -1,0 +1,146 @@
+//! The node link manager: which node keys may connect, the live links by node, and the
+//! listener nodes dial (`shared/spec/node-link.md`, "Transport" and "Behaviour").
+//!
+//! - [`NodeLinks`] (part of every [`JobDistributor`]) holds the allowed keys — the public
+//!   keys of registered, enabled nodes — and the live links. The node service keeps it
+//!   current where its writes succeed: a key that stops being allowed (node disabled, key
+//!   changed) has its link closed at once. `is_connected` is read from it.
+//! - [`listen`] opens the node listener (`listener.rs`): mutual TLS with the JD's CSA key,
+//!   one link per key (a stale link is probed and replaced), and the `FeedsManager`
+//!   service for each link (`feeds_manager.rs`: health, `UpdateNode`, the node's answers
+//!   to proposals).
+//! - [`health`] serves the plain-HTTP `GET /healthz` beside it.
+//!
+//! Pushing proposals, forwarding revoke/delete and `GetJobRuns` are not here yet.
+
+mod feeds_manager;
+pub mod health;
+mod listener;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use offchain_proto::node::Node;
+use offchain_wsrpc::keys::{AllowedKeys, PublicKey};
+use offchain_wsrpc::rpc::Link;
+
+pub use listener::{LinkError, NodeListener, listen};
+
+#[cfg(doc)]
+use crate::JobDistributor;
+
+/// The keys allowed to connect and the live links, by key.
+#[derive(Debug, Default)]
+pub struct NodeLinks {
+    allowed: AllowedKeys,
+    live: Mutex<HashMap<PublicKey, LiveLink>>,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug)]
+struct LiveLink {
+    id: u64,
+    link: Link,
+}
+
+impl NodeLinks {
+    /// The keys allowed to connect (shared with the listener's TLS verifier).
+    pub(crate) fn allowed(&self) -> AllowedKeys {
+        self.allowed.clone()
+    }
+
+    /// Allows exactly the keys of the enabled nodes among `nodes`.
+    pub(crate) fn allow_enabled(&self, nodes: &[Node]) {
+        self.allowed.replace_all(
+            nodes
+                .iter()
+                .filter(|node| node.is_enabled)
+                .filter_map(|node| PublicKey::from_hex(&node.public_key).ok()),
+        );
+    }
+
+    /// Whether the node with this (hex) public key has a link up.
+    pub fn is_connected(&self, public_key: &str) -> bool {
+        let Ok(key) = PublicKey::from_hex(public_key) else {
+            return false;
+        };
+        self.lock()
+            .get(&key)
+            .is_some_and(|live| live.link.end().is_none())
+    }
+
+    /// How many links are up.
+    pub fn connected_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Follows a node write that succeeded: `previous_key` is the node's key before it
+    /// (when it may have changed). Allows the node's key while it is enabled; a key no
+    /// longer allowed loses its link at once.
+    pub(crate) fn node_changed(&self, previous_key: Option<&str>, node: &Node) {
+        if let Some(previous) = previous_key
+            && previous != node.public_key
+        {
+            self.forbid(previous);
+        }
+        if node.is_enabled {
+            if let Ok(key) = PublicKey::from_hex(&node.public_key) {
+                self.allowed.insert(key);
+            }
+        } else {
+            self.forbid(&node.public_key);
+        }
+    }
+
+    /// Removes `public_key` from the allowed set and closes its link.
+    fn forbid(&self, public_key: &str) {
+        let Ok(key) = PublicKey::from_hex(public_key) else {
+            return;
+        };
+        self.allowed.remove(&key);
+        if let Some(live) = self.lock().get(&key) {
+            live.link.close();
+        }
+    }
+
+    /// Records a new live link of `key`; returns its id for [`NodeLinks::remove`]. When
+    /// the key stopped being allowed meanwhile, the link is closed at once.
+    fn insert(&self, key: PublicKey, link: Link) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Some(old) = self.lock().insert(
+            key,
+            LiveLink {
+                id,
+                link: link.clone(),
+            },
+        ) {
+            old.link.close();
+        }
+        // A disable that ran between the handshake and the insert found no link to close.
+        if !self.allowed.contains(&key) {
+            link.close();
+        }
+        id
+    }
+
+    /// Forgets link `id` of `key` (a newer link of the key stays).
+    fn remove(&self, key: &PublicKey, id: u64) {
+        let mut live = self.lock();
+        if live.get(key).is_some_and(|entry| entry.id == id) {
+            live.remove(key);
+        }
+    }
+
+    /// Closes every link (the JD is stopping).
+    pub(crate) fn close_all(&self) {
+        for live in self.lock().values() {
+            live.link.close();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PublicKey, LiveLink>> {
+        // Every critical section is one map operation: carry on after a panic elsewhere.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,481 @@
+//! The JD's node link over real TCP + TLS: nodes (simulated with the wsrpc dialer and a
+//! node-side link) connect with their CSA keys, report themselves with `UpdateNode`, and
+//! lose their link when disabled or re-keyed.
+//!
+//! Each test runs against SQLite and, when `OFFCHAIN_TEST_POSTGRES_URL` is set, against a
+//! PostgreSQL schema of its own (without it the PostgreSQL half prints a note and is
+//! skipped; with `CI` set it fails).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use offchain_jd::JobDistributor;
+use offchain_jd::link::{self, NodeListener};
+use offchain_proto::cfm;
+use offchain_proto::node::node_service_server::NodeService;
+use offchain_proto::node::{self as api, Node};
+use offchain_wsrpc::dial::{self, DialConfig, DialError};
+use offchain_wsrpc::rpc::{Link, LinkConfig, LinkEnd, Router};
+use offchain_wsrpc::tls::{self, Identity};
+use sqlx::Connection;
+use sqlx::Executor;
+use sqlx::postgres::PgConnection;
+use tonic::Request;
+
+const LIMIT: Duration = Duration::from_secs(10);
+const CALL: Duration = Duration::from_secs(5);
+const URL_VAR: &str = "OFFCHAIN_TEST_POSTGRES_URL";
+
+/// A JD with its node listener on an ephemeral port.
+struct Jd {
+    jd: JobDistributor,
+    listener: NodeListener,
+    _schema: Option<Schema>,
+}
+
+/// A PostgreSQL schema of its own, dropped at the end.
+struct Schema {
+    base_url: String,
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base_url, name) = (self.base_url.clone(), self.name.clone());
+        // Best effort, on a runtime of its own: the test's runtime may be gone.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&base_url).await {
+                        let _ = conn
+                            .execute(format!("DROP SCHEMA IF EXISTS {name} CASCADE").as_str())
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// The backends to run against: SQLite always, PostgreSQL when configured.
+async fn backends() -> Vec<(String, Option<Schema>)> {
+    let mut backends = vec![("sqlite::memory:".to_owned(), None)];
+    match std::env::var(URL_VAR) {
+        Ok(base_url) => {
+            let name = format!("node_link_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = PgConnection::connect(&base_url)
+                .await
+                .expect("PostgreSQL answers");
+            conn.execute(format!("CREATE SCHEMA {name}").as_str())
+                .await
+                .expect("create test schema");
+            let separator = if base_url.contains('?') { '&' } else { '?' };
+            let url = format!("{base_url}{separator}options=-c%20search_path%3D{name}");
+            backends.push((url, Some(Schema { base_url, name })));
+        }
+        Err(_) if std::env::var_os("CI").is_some() => panic!("{URL_VAR} must be set in CI"),
+        Err(_) => eprintln!("note: {URL_VAR} is not set; PostgreSQL half skipped"),
+    }
+    backends
+}
+
+impl Jd {
+    async fn start(url: String, schema: Option<Schema>) -> Self {
+        let jd = JobDistributor::open(&url, &offchain_jd::csa::throwaway_secret())
+            .await
+            .expect("the JD opens");
+        let listener = link::listen(&jd, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the node listener starts");
+        Self {
+            jd,
+            listener,
+            _schema: schema,
+        }
+    }
+
+    fn public_key(&self) -> offchain_wsrpc::keys::PublicKey {
+        self.jd.csa_keys().tls_identity().public_key()
+    }
+
+    async fn register(&self, node: u8) -> Node {
+        self.jd
+            .register_node(Request::new(api::RegisterNodeRequest {
+                name: format!("node-{node}"),
+                public_key: identity(node).public_key().to_hex(),
+                ..Default::default()
+            }))
+            .await
+            .expect("registered")
+            .into_inner()
+            .node
+            .unwrap()
+    }
+
+    async fn get(&self, id: &str) -> Node {
+        self.jd
+            .get_node(Request::new(api::GetNodeRequest {
+                id: id.to_owned(),
+                ..Default::default()
+            }))
+            .await
+            .expect("found")
+            .into_inner()
+            .node
+            .unwrap()
+    }
+
+    async fn listed(&self, id: &str) -> Node {
+        let nodes = self
+            .jd
+            .list_nodes(Request::new(api::ListNodesRequest::default()))
+            .await
+            .expect("listed")
+            .into_inner()
+            .nodes;
+        nodes.into_iter().find(|n| n.id == id).expect("listed node")
+    }
+
+    async fn set_enabled(&self, id: &str, enabled: bool) {
+        if enabled {
+            let request = api::EnableNodeRequest { id: id.to_owned() };
+            self.jd
+                .enable_node(Request::new(request))
+                .await
+                .expect("enabled");
+        } else {
+            let request = api::DisableNodeRequest { id: id.to_owned() };
+            self.jd
+                .disable_node(Request::new(request))
+                .await
+                .expect("disabled");
+        }
+    }
+
+    async fn dial(&self, node: u8) -> Result<Link, DialError> {
+        let ws = self.dial_raw(node).await?;
+        Ok(Link::spawn(ws, LinkConfig::node(), Arc::new(Router::new())))
+    }
+
+    /// A linked WebSocket nobody reads: it never answers pings.
+    async fn dial_raw(&self, node: u8) -> Result<dial::ClientLink, DialError> {
+        let tls = tls::client_config(&identity(node), self.public_key()).unwrap();
+        let address = self.listener.local_addr().to_string();
+        dial::dial(&address, tls, &DialConfig::default()).await
+    }
+
+    /// Waits until the node's `is_connected` is `connected` in `GetNode` and `ListNodes`.
+    async fn wait_connected(&self, id: &str, connected: bool) {
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        loop {
+            if self.get(id).await.is_connected == connected
+                && self.listed(id).await.is_connected == connected
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "is_connected never became {connected}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn identity(n: u8) -> Identity {
+    Identity::from_seed(&[n; 32]).unwrap()
+}
+
+/// The first read of a refused node fails (TLS 1.3 sends the alert after the handshake).
+async fn assert_refused(jd: &Jd, node: u8) {
+    match jd.dial(node).await {
+        Err(_) => {}
+        Ok(link) => {
+            let end = tokio::time::timeout(LIMIT, link.ended())
+                .await
+                .expect("refused in time");
+            assert!(
+                matches!(end, LinkEnd::Transport(_)),
+                "unexpected end {end:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn enabled_nodes_connect_and_disabled_ones_are_dropped() {
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        assert!(!jd.get(&node.id).await.is_connected);
+
+        let link = jd.dial(1).await.expect("a registered node links up");
+        jd.wait_connected(&node.id, true).await;
+        let _: cfm::HealthcheckResponse = link
+            .call_message("Healthcheck", &cfm::HealthcheckRequest {}, CALL)
+            .await
+            .expect("Healthcheck answers");
+
+        // An unregistered key is refused.
+        assert_refused(&jd, 2).await;
+
+        // Disabling closes the link at once; the key is refused until re-enabled.
+        jd.set_enabled(&node.id, false).await;
+        let end = tokio::time::timeout(LIMIT, link.ended())
+            .await
+            .expect("closed in time");
+        assert!(
+            matches!(end, LinkEnd::ClosedByPeer { .. }),
+            "unexpected end {end:?}"
+        );
+        jd.wait_connected(&node.id, false).await;
+        assert_refused(&jd, 1).await;
+
+        jd.set_enabled(&node.id, true).await;
+        let _again = jd.dial(1).await.expect("a re-enabled node links up");
+        jd.wait_connected(&node.id, true).await;
+    }
+}
+
+#[tokio::test]
+async fn a_key_change_drops_the_old_keys_link() {
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let old = jd.dial(1).await.expect("links up");
+        jd.wait_connected(&node.id, true).await;
+
+        jd.jd
+            .update_node(Request::new(api::UpdateNodeRequest {
+                id: node.id.clone(),
+                public_key: identity(3).public_key().to_hex(),
+                ..Default::default()
+            }))
+            .await
+            .expect("key changed");
+        let end = tokio::time::timeout(LIMIT, old.ended())
+            .await
+            .expect("closed in time");
+        assert!(
+            matches!(end, LinkEnd::ClosedByPeer { .. }),
+            "unexpected end {end:?}"
+        );
+        assert_refused(&jd, 1).await;
+        let _new = jd.dial(3).await.expect("the new key links up");
+        jd.wait_connected(&node.id, true).await;
+    }
+}
+
+fn chain_config(id: &str, chain_type: cfm::ChainType, account: &str) -> cfm::ChainConfig {
+    cfm::ChainConfig {
+        chain: Some(cfm::Chain {
+            id: id.to_owned(),
+            r#type: chain_type.into(),
+        }),
+        account_address: account.to_owned(),
+        admin_address: "0xadmin".to_owned(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn update_node_from_the_node_is_stored_and_served() {
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let link = jd.dial(1).await.expect("links up");
+        let request = cfm::UpdateNodeRequest {
+            version: "2.19.0".to_owned(),
+            workflow_key: Some("wf-key".to_owned()),
+            nop_friendly_name: "Acme".to_owned(),
+            p2p_key_bundles: vec![cfm::P2pKeyBundle {
+                peer_id: "p2p_12D3KooWabc".to_owned(),
+                public_key: "ab".repeat(32),
+            }],
+            chain_configs: vec![
+                chain_config("1", cfm::ChainType::Evm, "0xaccount"),
+                chain_config("", cfm::ChainType::Evm, "0xnoid"),
+                chain_config("7", cfm::ChainType::Unspecified, "0xnotype"),
+            ],
+            ..Default::default()
+        };
+        let answer: cfm::UpdateNodeResponse = link
+            .call_message("UpdateNode", &request, CALL)
+            .await
+            .expect("UpdateNode answers");
+        let mut refused: Vec<(&str, &str)> = answer
+            .chain_config_errors
+            .iter()
+            .map(|(chain, error)| (chain.as_str(), error.message.as_str()))
+            .collect();
+        refused.sort_unstable();
+        assert_eq!(
+            refused,
+            [("", "empty chain id"), ("7", "unspecified chain type")]
+        );
+
+        let stored = jd.get(&node.id).await;
+        assert_eq!(stored.version, "2.19.0");
+        assert_eq!(stored.workflow_key.as_deref(), Some("wf-key"));
+        assert_eq!(stored.nop_friendly_name, "Acme");
+        assert_eq!(stored.p2p_key_bundles.len(), 1);
+        assert_eq!(stored.p2p_key_bundles[0].peer_id, "p2p_12D3KooWabc");
+        assert_eq!(jd.listed(&node.id).await.version, "2.19.0");
+
+        let configs = jd
+            .jd
+            .list_node_chain_configs(Request::new(api::ListNodeChainConfigsRequest {
+                filter: Some(api::list_node_chain_configs_request::Filter {
+                    node_ids: vec![node.id.clone()],
+                }),
+            }))
+            .await
+            .expect("listed")
+            .into_inner()
+            .chain_configs;
+        assert_eq!(configs.len(), 1, "only the acceptable config: {configs:?}");
+        assert_eq!(configs[0].node_id, node.id);
+        assert_eq!(configs[0].account_address, "0xaccount");
+        assert_eq!(configs[0].admin_address, "0xadmin");
+        assert_eq!(configs[0].chain.as_ref().unwrap().id, "1");
+    }
+}
+
+const JOB_UUID: &str = "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11";
+
+/// Proposes a webhook job with [`JOB_UUID`] to `node_id`; returns the proposal id.
+async fn propose(jd: &Jd, node_id: &str) -> String {
+    use offchain_proto::job::job_service_server::JobService;
+    let spec = format!("type = \"webhook\"\nschemaVersion = 1\nexternalJobID = \"{JOB_UUID}\"\n");
+    jd.jd
+        .propose_job(Request::new(offchain_proto::job::ProposeJobRequest {
+            node_id: node_id.to_owned(),
+            spec,
+            labels: Vec::new(),
+        }))
+        .await
+        .expect("proposed")
+        .into_inner()
+        .proposal
+        .unwrap()
+        .id
+}
+
+async fn proposal(jd: &Jd, id: &str) -> offchain_proto::job::Proposal {
+    use offchain_proto::job::job_service_server::JobService;
+    jd.jd
+        .get_proposal(Request::new(offchain_proto::job::GetProposalRequest {
+            id: id.to_owned(),
+        }))
+        .await
+        .expect("found")
+        .into_inner()
+        .proposal
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_nodes_answers_set_the_proposal_status() {
+    use offchain_proto::job::ProposalStatus;
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let link = jd.dial(1).await.expect("links up");
+        let id = propose(&jd, &node.id).await;
+        assert_eq!(proposal(&jd, &id).await.response_received_at, None);
+
+        let approved: Result<cfm::ApprovedJobResponse, _> = link
+            .call_message(
+                "ApprovedJob",
+                &cfm::ApprovedJobRequest {
+                    uuid: JOB_UUID.to_uppercase(),
+                    version: 1,
+                },
+                CALL,
+            )
+            .await;
+        approved.expect("ApprovedJob answers OK");
+        let stored = proposal(&jd, &id).await;
+        assert_eq!(stored.status, ProposalStatus::Approved as i32);
+        assert!(stored.response_received_at.is_some());
+
+        // A rejection of an approved proposal is refused; a cancellation is applied.
+        let rejected: Result<cfm::RejectedJobResponse, _> = link
+            .call_message(
+                "RejectedJob",
+                &cfm::RejectedJobRequest {
+                    uuid: JOB_UUID.to_owned(),
+                    version: 1,
+                },
+                CALL,
+            )
+            .await;
+        assert!(rejected.is_err(), "{rejected:?}");
+        let cancelled: Result<cfm::CancelledJobResponse, _> = link
+            .call_message(
+                "CancelledJob",
+                &cfm::CancelledJobRequest {
+                    uuid: JOB_UUID.to_owned(),
+                    version: 1,
+                },
+                CALL,
+            )
+            .await;
+        cancelled.expect("CancelledJob answers OK");
+        assert_eq!(
+            proposal(&jd, &id).await.status,
+            ProposalStatus::Cancelled as i32
+        );
+
+        // Unknown revision and unknown uuid get an error string.
+        for (uuid, version) in [
+            (JOB_UUID, 2),
+            ("5f0d8d1e-8a43-4f43-9d1c-1d2f6b6c2a77", 1),
+            ("nope", 1),
+        ] {
+            let answer: Result<cfm::ApprovedJobResponse, _> = link
+                .call_message(
+                    "ApprovedJob",
+                    &cfm::ApprovedJobRequest {
+                        uuid: uuid.to_owned(),
+                        version,
+                    },
+                    CALL,
+                )
+                .await;
+            let error = answer
+                .expect_err("an unknown proposal is refused")
+                .to_string();
+            assert!(error.contains("no proposal"), "{uuid} {version}: {error}");
+        }
+        assert_eq!(
+            proposal(&jd, &id).await.status,
+            ProposalStatus::Cancelled as i32
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_silent_old_link_is_replaced_when_the_node_reconnects() {
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let _silent = jd.dial_raw(1).await.expect("links up");
+        jd.wait_connected(&node.id, true).await;
+        // The old link does not answer the JD's probe ping within 2 s: the reconnect wins.
+        let fresh = jd
+            .dial(1)
+            .await
+            .expect("the reconnect replaces the silent link");
+        let _: cfm::HealthcheckResponse = fresh
+            .call_message("Healthcheck", &cfm::HealthcheckRequest {}, CALL)
+            .await
+            .expect("the new link serves calls");
+        jd.wait_connected(&node.id, true).await;
+        assert_eq!(jd.jd.links().connected_count(), 1);
+    }
+}
