@@ -1,8 +1,6 @@
 //! A fake JD for the node's link tests: a real TLS + WebSocket listener on 127.0.0.1:0
 //! whose `FeedsManager` records every call and answers as the test sets.
 
-#![allow(dead_code)] // each test file uses a part
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
