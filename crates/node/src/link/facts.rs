@@ -115,3 +115,45 @@ fn chain_type(chain_type: ChainType) -> cfm::ChainType {
         ChainType::Canton => cfm::ChainType::Canton,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configured_chain_field_reaches_the_request() {
+        let config = NodeConfig::parse(
+            "name = \"n\"\ndata_dir = \"d\"\n[[job_distributors]]\nuri = \"jd:1\"\n\
+             public_key = \"1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e\"\n\
+             [[chains]]\nid = \"mainnet\"\ntype = \"solana\"\naccount_address = \"acc\"\n\
+             admin_address = \"adm\"\naccount_address_public_key = \"pk\"\n\
+             flux_monitor_config = { enabled = true }\n\
+             ocr1_config = { enabled = true, is_bootstrap = true, multiaddr = \"/ip4/1\" }\n\
+             ocr2_config = { forwarder_address = \"fwd\", plugins = { commit = true } }\n",
+        )
+        .unwrap();
+        let request =
+            NodeFacts::with_peer_id(&config, PeerId::from_ed25519([1; 32])).update_node_request();
+        let chain = &request.chain_configs[0];
+        assert_eq!(
+            chain.chain,
+            Some(cfm::Chain {
+                id: "mainnet".into(),
+                r#type: cfm::ChainType::Solana as i32,
+            })
+        );
+        assert_eq!(chain.admin_address, "adm");
+        assert_eq!(chain.account_address_public_key.as_deref(), Some("pk"));
+        assert_eq!(
+            chain.flux_monitor_config,
+            Some(cfm::FluxMonitorConfig { enabled: true })
+        );
+        let ocr1 = chain.ocr1_config.as_ref().unwrap();
+        assert!(ocr1.enabled && ocr1.is_bootstrap);
+        assert_eq!(ocr1.multiaddr, "/ip4/1");
+        let ocr2 = chain.ocr2_config.as_ref().unwrap();
+        assert!(!ocr2.enabled);
+        assert_eq!(ocr2.forwarder_address.as_deref(), Some("fwd"));
+        assert!(ocr2.plugins.unwrap().commit && !ocr2.plugins.unwrap().median);
+    }
+}
