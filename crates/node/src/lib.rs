@@ -5,6 +5,7 @@
 //!
 //! - [`config`]: `node.toml`, validated as a whole; errors name the file position and key.
 //! - [`keystore`]: the CSA and P2P ed25519 keys, sealed at rest with the node password.
+//! - [`link`]: the link to one JD: redial, serve `NodeService`, report facts with `UpdateNode`.
 //! - [`peer_id`]: the P2P key's libp2p peer id, `p2p_12D3KooW…`.
 //! - [`store`]: the node's SQLite database in `data_dir` (WAL, `synchronous = FULL`).
 //! - [`proposals`]: the rules for the JDs' job proposals (receive, approve, reject, cancel,
@@ -12,6 +13,7 @@
 
 pub mod config;
 pub mod keystore;
+pub mod link;
 pub mod peer_id;
 pub mod proposals;
 pub mod store;
