@@ -3,6 +3,8 @@
 //! It holds the node's keys, reads its configuration, links to the configured Job
 //! Distributors over wsrpc, and keeps the proposals they send.
 //!
+//! - [`node`]: [`Node::start`] runs all of it: keystore, store, JD links, the API.
+//! - [`api`]: the approval HTTP API on `[api] listen`.
 //! - [`config`]: `node.toml`, validated as a whole; errors name the file position and key.
 //! - [`keystore`]: the CSA and P2P ed25519 keys, sealed at rest with the node password.
 //! - [`link`]: the link to one JD: redial, serve `NodeService`, report facts with `UpdateNode`.
@@ -11,15 +13,18 @@
 //! - [`proposals`]: the rules for the JDs' job proposals (receive, approve, reject, cancel,
 //!   revoke, delete) and the `list`/`show` views.
 
+pub mod api;
 pub mod config;
 pub mod keystore;
 pub mod link;
+pub mod node;
 pub mod peer_id;
 pub mod proposals;
 pub mod store;
 
 pub use config::NodeConfig;
 pub use keystore::{Keystore, KeystoreError, NodePassword};
+pub use node::{Node, NodeError};
 pub use peer_id::PeerId;
 pub use proposals::{ProposalError, ReceiveOutcome};
 pub use store::{State, Store, StoreError};

@@ -55,6 +55,8 @@ pub struct FakeJd {
     pub address: String,
     pub answers: Arc<Answers>,
     calls: mpsc::UnboundedReceiver<Call>,
+    // Not every test file waits for links.
+    #[allow(dead_code)]
     links: mpsc::UnboundedReceiver<Link>,
 }
 
@@ -107,6 +109,7 @@ impl FakeJd {
     }
 
     /// The next link the node opened.
+    #[allow(dead_code)]
     pub async fn next_link(&mut self) -> Link {
         tokio::time::timeout(LIMIT, self.links.recv())
             .await

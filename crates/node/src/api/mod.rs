@@ -1,0 +1,60 @@
+//! The node's approval HTTP API on `[api] listen` (issue 8, item 3):
+//!
+//! - `GET /v2/proposals`: `[{"uuid","jd","state","version"}]`
+//! - `GET /v2/proposals/{uuid}`: `{"uuid","jd","state","versions":[{"version","state","spec"}]}`
+//! - `POST /v2/proposals/{uuid}/approve | reject | cancel`, body optionally `{"version": N}`
+//!   (approve and reject); they answer the proposal as `show` does.
+//!
+//! Authentication ([`auth`]): a bearer token when one was given at start
+//! (`OFFCHAIN_NODE_API_TOKEN`), compared in constant time with only its SHA-256 kept;
+//! without a token only loopback callers are served. Errors are `{"error": "..."}`.
+
+mod auth;
+mod error;
+mod proposals;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::link::JdLinkHandle;
+use crate::store::Store;
+
+pub use auth::{API_TOKEN_ENV, ApiToken};
+pub use error::ApiError;
+
+/// The largest request body accepted (the only body is `{"version": N}`).
+pub const MAX_BODY_BYTES: usize = 4096;
+
+/// What the handlers share.
+struct ApiState {
+    store: Store,
+    /// The JD links by the JD key as the store spells it (lowercase hex).
+    links: HashMap<String, JdLinkHandle>,
+}
+
+/// The API's routes over `store`, answering decisions on `links` (JD key hex → link).
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: the loopback rule
+/// needs the caller's address.
+pub fn router(
+    store: Store,
+    links: HashMap<String, JdLinkHandle>,
+    token: Option<ApiToken>,
+) -> Router {
+    let state = Arc::new(ApiState { store, links });
+    Router::new()
+        .route("/v2/proposals", get(proposals::list))
+        .route("/v2/proposals/{uuid}", get(proposals::show))
+        .route("/v2/proposals/{uuid}/approve", post(proposals::approve))
+        .route("/v2/proposals/{uuid}/reject", post(proposals::reject))
+        .route("/v2/proposals/{uuid}/cancel", post(proposals::cancel))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(token),
+            auth::authorize,
+        ))
+}

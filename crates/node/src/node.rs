@@ -1,0 +1,174 @@
+//! A running node: [`Node::start`] opens the keystore and the proposal store in `data_dir`,
+//! starts one [`JdLink`] per `[[job_distributors]]` and serves the approval HTTP API
+//! ([`crate::api`]) on `[api] listen` until [`Node::shutdown`] (or drop).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use offchain_wsrpc::keys::PublicKey;
+use offchain_wsrpc::tls::{Identity, TlsError};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::NodeConfig;
+use crate::api::{self, ApiToken};
+use crate::keystore::{Keystore, KeystoreError, NodePassword};
+use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
+use crate::peer_id::PeerId;
+use crate::store::{Store, StoreError};
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The keystore could not be opened or created (a wrong password among others).
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    /// The proposal store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CSA key could not become a TLS identity.
+    #[error("the CSA key cannot be used for TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// `[api] listen` could not be bound.
+    #[error("cannot listen on {address} ([api] listen): {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running node; dropping it stops its links and its API.
+pub struct Node {
+    api_address: SocketAddr,
+    csa_public_key: String,
+    p2p_peer_id: PeerId,
+    store: Store,
+    links: Vec<JdLink>,
+    api_stop: Option<oneshot::Sender<()>>,
+    api_task: JoinHandle<()>,
+    // Kept so the links' facts channel stays open for the node's lifetime.
+    _facts: watch::Sender<NodeFacts>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("api_address", &self.api_address)
+            .field("csa_public_key", &self.csa_public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts the node described by `config`. `api_token` is the API's bearer token
+    /// (`OFFCHAIN_NODE_API_TOKEN`, see [`ApiToken::from_env`]); without one the API serves
+    /// loopback callers only. Must be called inside a Tokio runtime.
+    pub async fn start(
+        config: &NodeConfig,
+        password: &NodePassword,
+        api_token: Option<ApiToken>,
+    ) -> Result<Node, NodeError> {
+        let keystore = Keystore::open_or_create(&config.data_dir, password)?;
+        let store = Store::open(&config.data_dir).await?;
+        let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
+
+        let pkcs8 = keystore
+            .csa_key_pair()
+            .to_pkcs8()
+            .map_err(|_| TlsError::InvalidPrivateKey)?;
+        let mut links = Vec::with_capacity(config.job_distributors.len());
+        let mut handles = HashMap::new();
+        for jd in &config.job_distributors {
+            let jd_key = PublicKey::from_bytes(*jd.public_key.as_bytes());
+            let link = JdLink::start(JdLinkSettings {
+                uri: jd.uri.as_str().to_owned(),
+                jd_key,
+                identity: Identity::from_pkcs8(pkcs8.as_ref())?,
+                policy: config.approval.policy,
+                store: store.clone(),
+                facts: facts_rx.clone(),
+                timers: LinkTimers::default(),
+            })?;
+            handles.insert(jd_key.to_hex(), link.handle().clone());
+            links.push(link);
+        }
+
+        let listener = tokio::net::TcpListener::bind(config.api.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                address: config.api.listen,
+                source,
+            })?;
+        let api_address = listener.local_addr().map_err(|source| NodeError::Listen {
+            address: config.api.listen,
+            source,
+        })?;
+        let (api_stop, stopped) = oneshot::channel();
+        let router = api::router(store.clone(), handles, api_token);
+        let api_task = tokio::spawn(async move {
+            let serving = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "the node API stopped");
+            }
+        });
+        tracing::info!(api = %api_address, jds = links.len(), "node started");
+
+        Ok(Node {
+            api_address,
+            csa_public_key: keystore.csa_public_key_hex(),
+            p2p_peer_id: keystore.p2p_peer_id(),
+            store,
+            links,
+            api_stop: Some(api_stop),
+            api_task,
+            _facts: facts_tx,
+        })
+    }
+
+    /// Where the API listens (the bound port when `[api] listen` asked for port 0).
+    pub fn api_address(&self) -> SocketAddr {
+        self.api_address
+    }
+
+    /// The node's CSA public key, hex.
+    pub fn csa_public_key(&self) -> &str {
+        &self.csa_public_key
+    }
+
+    /// The node's P2P peer id.
+    pub fn p2p_peer_id(&self) -> &PeerId {
+        &self.p2p_peer_id
+    }
+
+    /// The proposal store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The JD links, in configuration order.
+    pub fn links(&self) -> &[JdLink] {
+        &self.links
+    }
+
+    /// Stops the API (letting running requests finish), the links, and closes the store.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.api_stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.api_task).await;
+        self.links.clear();
+        self.store.close().await;
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.api_task.abort();
+    }
+}
