@@ -386,6 +386,72 @@ pub enum NodeCommand {
     #[command(after_help = "Environment:\n  \
         OFFCHAIN_NODE_PASSWORD  the node password that seals the keys (or --password-file)")]
     Keys(NodeKeysArgs),
+    /// Run the node until SIGINT or SIGTERM: link to its JDs and serve the approval API.
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_NODE_PASSWORD   the node password that seals the keys (or --password-file)\n  \
+        OFFCHAIN_NODE_API_TOKEN  bearer token of the approval API (without it: loopback only)\n  \
+        RUST_LOG                 log filter (default: info)")]
+    Run(NodeRunArgs),
+    /// List, show, approve, reject and cancel the node's proposals (through its API).
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_NODE_API_TOKEN  bearer token of the node's API, if it has one")]
+    Proposals {
+        #[command(flatten)]
+        api: NodeApiArgs,
+        #[command(subcommand)]
+        command: NodeProposalsCommand,
+    },
+}
+
+/// Options of `offchain node run`.
+#[derive(Debug, Args)]
+pub struct NodeRunArgs {
+    /// The node's configuration file (node.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// File whose first line is the node password; without it OFFCHAIN_NODE_PASSWORD is used.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// How `offchain node proposals` reaches the node's API.
+#[derive(Debug, Args)]
+pub struct NodeApiArgs {
+    /// The node's API (`[api] listen`).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:6688",
+        global = true
+    )]
+    pub api: String,
+
+    /// Output format; JSON is the API's own shape.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+}
+
+/// `offchain node proposals …`
+#[derive(Debug, Subcommand)]
+pub enum NodeProposalsCommand {
+    /// Every proposal with its latest version.
+    List,
+    /// One proposal with all its versions and specs.
+    Show { uuid: String },
+    /// Approve the latest version (tells the JD; undone if the JD does not take it).
+    // Its `--version` is the proposal's, not the program's.
+    #[command(disable_version_flag = true)]
+    Approve {
+        uuid: String,
+        /// The version to approve; it must be the latest.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Reject the latest pending version.
+    Reject { uuid: String },
+    /// Cancel the active job.
+    Cancel { uuid: String },
 }
 
 /// Options of `offchain node keys`.

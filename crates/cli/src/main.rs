@@ -17,6 +17,7 @@ mod args;
 mod client;
 mod commands;
 mod node;
+mod node_proposals;
 mod output;
 mod serve;
 
@@ -64,6 +65,10 @@ async fn run(cli: Cli) -> Result<()> {
     let command = match cli.command {
         Command::Jd(command) => command,
         Command::Node(NodeCommand::Keys(args)) => return node::keys(args).await,
+        Command::Node(NodeCommand::Run(args)) => return node::run(args).await,
+        Command::Node(NodeCommand::Proposals { api, command }) => {
+            return node::proposals(api, command).await;
+        }
     };
     match command {
         JdCommand::Serve(args) => serve::run(args).await,

@@ -4,10 +4,14 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use offchain_node::{Keystore, NodeConfig, NodePassword};
+use offchain_node::api::ApiToken;
+use offchain_node::{Keystore, Node, NodeConfig, NodePassword};
 
 use crate::UsageError;
-use crate::args::{Format, NodeKeysArgs};
+use crate::args::{Format, NodeKeysArgs, NodeRunArgs};
+use crate::serve::shutdown_signal;
+
+pub use crate::node_proposals::proposals;
 
 /// Where the node password comes from when no password file is given.
 const PASSWORD_ENV: &str = "OFFCHAIN_NODE_PASSWORD";
@@ -36,6 +40,34 @@ pub async fn keys(args: NodeKeysArgs) -> Result<()> {
         }
     };
     writeln!(io::stdout().lock(), "{text}")?;
+    Ok(())
+}
+
+/// `offchain node run`: starts the node, prints what an operator needs, serves until
+/// SIGINT or SIGTERM.
+pub async fn run(args: NodeRunArgs) -> Result<()> {
+    let config = NodeConfig::load(&args.config).map_err(|e| UsageError(e.to_string()))?;
+    let password = node_password(args.password_file.as_deref())?;
+    let token = ApiToken::from_env();
+    let has_token = token.is_some();
+    // Listen for signals before announcing the address, like `jd serve`.
+    let shutdown = shutdown_signal()?;
+    let node = Node::start(&config, &password, token).await?;
+    let access = if has_token {
+        "bearer token"
+    } else {
+        "loopback only"
+    };
+    let text = format!(
+        "node {} api http://{} ({access})\ncsa_public_key  {}\np2p_peer_id     {}",
+        config.name.as_str(),
+        node.api_address(),
+        node.csa_public_key(),
+        node.p2p_peer_id(),
+    );
+    writeln!(io::stdout().lock(), "{text}")?;
+    shutdown.await;
+    node.shutdown().await;
     Ok(())
 }
 

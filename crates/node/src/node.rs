@@ -23,6 +23,9 @@ pub enum NodeError {
     /// The keystore could not be opened or created (a wrong password among others).
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
+    /// The keystore task panicked or was cancelled.
+    #[error("the keystore task failed")]
+    KeystoreTask,
     /// The proposal store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -68,7 +71,12 @@ impl Node {
         password: &NodePassword,
         api_token: Option<ApiToken>,
     ) -> Result<Node, NodeError> {
-        let keystore = Keystore::open_or_create(&config.data_dir, password)?;
+        // Deriving the sealing key is deliberately slow: keep it off the async workers.
+        let (data_dir, sealing) = (config.data_dir.clone(), password.clone());
+        let keystore =
+            tokio::task::spawn_blocking(move || Keystore::open_or_create(&data_dir, &sealing))
+                .await
+                .map_err(|_| NodeError::KeystoreTask)??;
         let store = Store::open(&config.data_dir).await?;
         let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
 

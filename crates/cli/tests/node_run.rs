@@ -1,0 +1,107 @@
+//! `offchain node run` and `offchain node proposals …`: the built binary runs a node, the
+//! CLI drives its approval API, and the JSON output has the issue's shapes.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use serde_json::json;
+
+mod support;
+use support::Run;
+
+const BIN: &str = env!("CARGO_BIN_EXE_offchain");
+const JD_KEY: &str = "1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e";
+const ID: &str = "0eec7e1d-d0d2-476c-a1a8-72dfb6633f46";
+
+/// Kills the node when the test ends, however it ends. Holds its stdout open: the node
+/// would fail writing to a closed pipe.
+struct Running(Child, #[allow(dead_code)] BufReader<ChildStdout>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `offchain node run` on a free port; returns it and its API URL.
+fn node_run(dir: &Path) -> (Running, String) {
+    let config = dir.join("node.toml");
+    // The JD is not there: the node keeps redialing, the API still serves.
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"node-1\"\ndata_dir = \"data\"\n\n[[job_distributors]]\n\
+             uri = \"127.0.0.1:9\"\npublic_key = \"{JD_KEY}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["node", "run", "--config"])
+        .arg(&config)
+        .env("OFFCHAIN_NODE_PASSWORD", "pw")
+        .env_remove("OFFCHAIN_NODE_API_TOKEN")
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no API address in {first:?}"))
+        .to_owned();
+    (Running(child, stdout), url)
+}
+
+fn proposals(api: &str, args: &[&str]) -> Run {
+    let output = Command::new(BIN)
+        .args(["node", "proposals", "--api", api, "--format", "json"])
+        .args(args)
+        .env_remove("OFFCHAIN_NODE_API_TOKEN")
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn the_cli_lists_shows_and_decides_on_a_running_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, api) = node_run(dir.path());
+    assert_eq!(proposals(&api, &["list"]).ok().json(), json!([]));
+
+    // A proposal arrives (written to the node's store as the link would).
+    let spec = format!("type = \"webhook\"\nexternalJobID = \"{ID}\"\n");
+    let store = offchain_node::Store::open(&dir.path().join("data"))
+        .await
+        .unwrap();
+    store.receive(JD_KEY, ID, 1, &spec).await.unwrap();
+
+    assert_eq!(
+        proposals(&api, &["list"]).ok().json(),
+        json!([{"uuid": ID, "jd": JD_KEY, "state": "pending", "version": 1}])
+    );
+    let shown = json!({"uuid": ID, "jd": JD_KEY, "state": "pending",
+                       "versions": [{"version": 1, "state": "pending", "spec": spec}]});
+    assert_eq!(proposals(&api, &["show", ID]).ok().json(), shown);
+
+    // The JD is unreachable: the approval is undone and the CLI exits 1 saying why.
+    proposals(&api, &["approve", ID, "--version", "1"])
+        .fails(1, "the JD did not take the approval");
+    assert_eq!(proposals(&api, &["show", ID]).ok().json(), shown);
+
+    let rejected = proposals(&api, &["reject", ID]).ok().json();
+    assert_eq!(rejected["state"], "rejected");
+    assert_eq!(rejected["versions"][0]["state"], "rejected");
+
+    proposals(&api, &["show", "7b8c4a43-5b1e-4d4a-9c2a-000000000000"]).fails(1, "404");
+    store.close().await;
+}
