@@ -52,6 +52,27 @@ fn not_linked(jd: &str) -> ApiError {
     ))
 }
 
+/// A decision the JD is told about after it is stored.
+#[derive(Debug, Clone, Copy)]
+enum Told {
+    Rejected,
+    Cancelled,
+}
+
+/// Sends `RejectedJob` / `CancelledJob`; a failure is logged, the decision stands.
+async fn tell_jd(state: &ApiState, jd: &str, id: &str, version: i64, told: Told) {
+    let Some(link) = state.links.get(jd) else {
+        return;
+    };
+    let sent = match told {
+        Told::Rejected => link.rejected_job(id, version).await,
+        Told::Cancelled => link.cancelled_job(id, version).await,
+    };
+    if let Err(error) = sent {
+        tracing::warn!(%jd, uuid = %id, version, %error, ?told, "telling the JD failed");
+    }
+}
+
 pub(super) async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Vec<ProposalSummary>> {
     Ok(Json(state.store.list().await?))
 }
@@ -98,11 +119,7 @@ pub(super) async fn reject(
     let version = decision(&body)?.version;
     let jd = jd_of(&state, &id).await?;
     let version = state.store.reject(&jd, &id, version).await?;
-    if let Some(link) = state.links.get(&jd)
-        && let Err(error) = link.rejected_job(&id, version).await
-    {
-        tracing::warn!(%jd, uuid = %id, version, %error, "RejectedJob failed");
-    }
+    tell_jd(&state, &jd, &id, version, Told::Rejected).await;
     detail(&state, &jd, &id).await
 }
 
@@ -114,10 +131,6 @@ pub(super) async fn cancel(
 ) -> ApiResult<ProposalDetail> {
     let jd = jd_of(&state, &id).await?;
     let version = state.store.cancel(&jd, &id).await?;
-    if let Some(link) = state.links.get(&jd)
-        && let Err(error) = link.cancelled_job(&id, version).await
-    {
-        tracing::warn!(%jd, uuid = %id, version, %error, "CancelledJob failed");
-    }
+    tell_jd(&state, &jd, &id, version, Told::Cancelled).await;
     detail(&state, &jd, &id).await
 }
