@@ -163,28 +163,68 @@ async fn proposals_made_while_offline_arrive_oldest_first_on_connect() {
     }
 }
 
+/// Revokes then deletes the job of proposal `id` through the operator API.
+async fn revoke_and_delete(jd: &Jd, id: &str) {
+    let job_id = proposal(jd, id).await.job_id;
+    jd.jd
+        .revoke_job(Request::new(api::RevokeJobRequest {
+            id_oneof: Some(api::revoke_job_request::IdOneof::Id(job_id.clone())),
+        }))
+        .await
+        .expect("revoked");
+    jd.jd
+        .delete_job(Request::new(api::DeleteJobRequest {
+            id_oneof: Some(api::delete_job_request::IdOneof::Id(job_id)),
+        }))
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn revoke_and_delete_made_while_offline_are_forwarded_on_connect() {
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        let id = propose(&jd, &node.id).await;
+        revoke_and_delete(&jd, &id).await;
+
+        // The revoked proposal is not pushed; the two calls arrive in order.
+        let (_link, mut calls) = linked_node(&jd, 1, None).await;
+        assert_eq!(next(&mut calls).await, Asked::Revoke(JOB_UUID.to_owned()));
+        assert_eq!(next(&mut calls).await, Asked::Delete(JOB_UUID.to_owned()));
+
+        // Answered calls leave the queue: they are not sent again on the next connect.
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        while !jd
+            .jd
+            .store()
+            .pending_forwards(&node.id, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            assert!(tokio::time::Instant::now() < deadline, "still queued");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn revoke_and_delete_are_forwarded_to_a_connected_node() {
     for (url, schema) in backends().await {
         let (jd, node, _link, mut calls) = jd_with_linked_node(url, schema, None).await;
         let id = propose(&jd, &node.id).await;
         assert!(matches!(next(&mut calls).await, Asked::Propose(_)));
-        let job_id = proposal(&jd, &id).await.job_id;
-
-        jd.jd
-            .revoke_job(Request::new(api::RevokeJobRequest {
-                id_oneof: Some(api::revoke_job_request::IdOneof::Id(job_id.clone())),
-            }))
-            .await
-            .expect("revoked");
-        assert_eq!(next(&mut calls).await, Asked::Revoke(JOB_UUID.to_owned()));
-
-        jd.jd
-            .delete_job(Request::new(api::DeleteJobRequest {
-                id_oneof: Some(api::delete_job_request::IdOneof::Id(job_id)),
-            }))
-            .await
-            .expect("deleted");
-        assert_eq!(next(&mut calls).await, Asked::Delete(JOB_UUID.to_owned()));
+        revoke_and_delete(&jd, &id).await;
+        // Each call goes out in a task of its own: they may arrive in either order.
+        let forwarded = [next(&mut calls).await, next(&mut calls).await];
+        assert!(
+            forwarded.contains(&Asked::Revoke(JOB_UUID.to_owned())),
+            "{forwarded:?}"
+        );
+        assert!(
+            forwarded.contains(&Asked::Delete(JOB_UUID.to_owned())),
+            "{forwarded:?}"
+        );
     }
 }

@@ -14,13 +14,13 @@ use offchain_wsrpc::rpc::{CallError, Link};
 
 use crate::JobDistributor;
 use crate::ids::now_micros;
-use crate::store::{StoreError, Undelivered};
+use crate::store::{PendingForward, StoreError, Undelivered};
 
 /// How long a call to a node waits for its answer.
 pub(crate) const NODE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pushes every undelivered proposal of node `node_id` made before `linked_at` (when its
-/// link came up), oldest first, over `link`. Later proposals are pushed by their propose
+/// link came up), oldest first, over `link`, then its queued revoke/delete calls. Later proposals are pushed by their propose
 /// call, which finds the link; a proposal committed just as the link came up may be pushed
 /// by both, which the node answers as a redelivery.
 pub(crate) async fn push_undelivered(
@@ -39,6 +39,7 @@ pub(crate) async fn push_undelivered(
             tracing::warn!(%node_id, %error, "cannot list a node's undelivered proposals");
         }
     }
+    send_queued_forwards(jd, node_id, link, linked_at).await;
 }
 
 /// Pushes `proposal` to node `node_id` in a task of its own when the node is linked;
@@ -98,42 +99,72 @@ fn log_store_error(node_id: &str, proposal_id: &str, error: &StoreError) {
     tracing::warn!(%node_id, %proposal_id, %error, "cannot record a proposal's delivery");
 }
 
-/// What the operator did to a job that the node is told about.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Forward {
-    /// `RevokeJob`.
-    Revoke,
-    /// `DeleteJob`.
-    Delete,
+/// Tells node `node_id` that job `uuid` was revoked (`delete` false) or deleted: the call
+/// is queued in the store, sent at once in a task of its own when the node is linked, and
+/// otherwise when it connects. The node's refusal is logged.
+pub(crate) async fn forward(jd: &JobDistributor, node_id: &str, uuid: &str, delete: bool) {
+    let queued = jd
+        .store()
+        .queue_forward(node_id, uuid, delete, now_micros())
+        .await;
+    let id = match queued {
+        Ok(id) => id,
+        Err(error) => {
+            tracing::warn!(%node_id, %error, "cannot queue a call for a node");
+            return;
+        }
+    };
+    if let Some(link) = jd.links().link_of_node(node_id) {
+        let (jd, node_id) = (jd.clone(), node_id.to_owned());
+        let pending = PendingForward {
+            id,
+            uuid: uuid.to_owned(),
+            delete,
+        };
+        tokio::spawn(async move { send_forward(&jd, &node_id, &link, &pending).await });
+    }
 }
 
-/// Tells node `node_id`, when it is linked, that job `uuid` was revoked or deleted, in a
-/// task of its own; the node's refusal is logged.
-pub(crate) fn forward_if_linked(jd: &JobDistributor, node_id: &str, uuid: &str, what: Forward) {
-    let Some(link) = jd.links().link_of_node(node_id) else {
-        return;
-    };
-    let (node_id, id) = (node_id.to_owned(), uuid.to_owned());
-    tokio::spawn(async move {
-        let (method, answer) = match what {
-            Forward::Revoke => {
-                let request = cfm::RevokeJobRequest { id };
-                let answer: Result<cfm::RevokeJobResponse, _> = link
-                    .call_message("RevokeJob", &request, NODE_CALL_TIMEOUT)
-                    .await;
-                ("RevokeJob", answer.map(drop))
+/// Sends the queued forwards of node `node_id` made before `linked_at`, oldest first.
+async fn send_queued_forwards(jd: &JobDistributor, node_id: &str, link: &Link, linked_at: i64) {
+    match jd.store().pending_forwards(node_id, linked_at).await {
+        Ok(pending) => {
+            for forward in pending {
+                send_forward(jd, node_id, link, &forward).await;
             }
-            Forward::Delete => {
-                let request = cfm::DeleteJobRequest { id };
-                let answer: Result<cfm::DeleteJobResponse, _> = link
-                    .call_message("DeleteJob", &request, NODE_CALL_TIMEOUT)
-                    .await;
-                ("DeleteJob", answer.map(drop))
-            }
-        };
-        match answer {
-            Ok(()) => tracing::debug!(%node_id, method, "node took a forwarded call"),
-            Err(error) => tracing::warn!(%node_id, method, %error, "node refused a forwarded call"),
         }
-    });
+        Err(error) => tracing::warn!(%node_id, %error, "cannot list a node's queued calls"),
+    }
+}
+
+/// Sends one `RevokeJob`/`DeleteJob`; any answer (OK or a refusal) dequeues it.
+async fn send_forward(jd: &JobDistributor, node_id: &str, link: &Link, forward: &PendingForward) {
+    let id = forward.uuid.clone();
+    let (method, answer) = if forward.delete {
+        let request = cfm::DeleteJobRequest { id };
+        let answer: Result<cfm::DeleteJobResponse, _> = link
+            .call_message("DeleteJob", &request, NODE_CALL_TIMEOUT)
+            .await;
+        ("DeleteJob", answer.map(drop))
+    } else {
+        let request = cfm::RevokeJobRequest { id };
+        let answer: Result<cfm::RevokeJobResponse, _> = link
+            .call_message("RevokeJob", &request, NODE_CALL_TIMEOUT)
+            .await;
+        ("RevokeJob", answer.map(drop))
+    };
+    match answer {
+        Ok(()) => tracing::debug!(%node_id, method, "node took a forwarded call"),
+        Err(CallError::Remote(error)) => {
+            tracing::warn!(%node_id, method, %error, "node refused a forwarded call");
+        }
+        Err(error) => {
+            // No answer: it stays queued for the next connect.
+            tracing::info!(%node_id, method, %error, "no answer to a forwarded call");
+            return;
+        }
+    }
+    if let Err(error) = jd.store().forward_answered(&forward.id).await {
+        tracing::warn!(%node_id, %error, "cannot dequeue an answered call");
+    }
 }

@@ -10,7 +10,7 @@ use super::limits::{self, MAX_ID_BYTES, filter_values};
 use super::{JobDistributor, required, uuid_argument};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
-use crate::link::delivery::{self, Forward};
+use crate::link::delivery;
 use crate::selector::matches_all;
 use crate::spec::external_job_id;
 use crate::store::{JobFilter, NewProposals, ProposalOutcome, RevokeOutcome, Undelivered};
@@ -202,7 +202,7 @@ impl JobDistributor {
         match self.inner.store.revoke_latest(&id, now_micros()).await? {
             RevokeOutcome::Revoked(proposal) => {
                 tracing::info!(job_id = %id, proposal_id = %proposal.id, "revoked proposal");
-                self.forward(&id, Forward::Revoke).await;
+                self.forward_revoke(&id).await;
                 Ok(proposal)
             }
             RevokeOutcome::NoJob => Err(not_found(&id)),
@@ -215,10 +215,10 @@ impl JobDistributor {
 }
 
 impl JobDistributor {
-    /// Tells job `job_id`'s node what the operator did, when the node is linked.
-    async fn forward(&self, job_id: &str, what: Forward) {
+    /// Tells job `job_id`'s node that the job was revoked.
+    async fn forward_revoke(&self, job_id: &str) {
         match self.inner.store.job(job_id).await {
-            Ok(Some(job)) => delivery::forward_if_linked(self, &job.node_id, &job.uuid, what),
+            Ok(Some(job)) => delivery::forward(self, &job.node_id, &job.uuid, false).await,
             Ok(None) => {}
             Err(error) => tracing::warn!(%job_id, %error, "cannot look up a job to forward"),
         }
@@ -343,7 +343,7 @@ impl JobService for JobDistributor {
             .map_err(ApiError::from)?
             .ok_or_else(|| not_found(&id))?;
         tracing::info!(job_id = %id, "deleted job");
-        delivery::forward_if_linked(self, &job.node_id, &job.uuid, Forward::Delete);
+        delivery::forward(self, &job.node_id, &job.uuid, true).await;
         Ok(Response::new(DeleteJobResponse { job: Some(job) }))
     }
 

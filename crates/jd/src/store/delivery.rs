@@ -113,3 +113,78 @@ fn cut(text: &str, max: usize) -> &str {
     }
     &text[..end]
 }
+
+/// A revoke or delete of job `uuid` the node has not answered yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingForward {
+    /// The row's id, for [`Store::forward_answered`].
+    pub id: String,
+    /// The job's uuid.
+    pub uuid: String,
+    /// `true` for `DeleteJob`, `false` for `RevokeJob`.
+    pub delete: bool,
+}
+
+impl Store {
+    /// Records that node `node_id` is to be told job `uuid` was revoked or deleted; returns
+    /// the row's id.
+    pub async fn queue_forward(
+        &self,
+        node_id: &str,
+        uuid: &str,
+        delete: bool,
+        now: i64,
+    ) -> StoreResult<String> {
+        let id = crate::ids::forward_id();
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "INSERT INTO node_forwards (id, node_id, uuid, method, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(node_id)
+        .bind(uuid)
+        .bind(i64::from(delete))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(id)
+    }
+
+    /// The unanswered forwards of node `node_id` queued before `created_before`, oldest
+    /// first.
+    pub async fn pending_forwards(
+        &self,
+        node_id: &str,
+        created_before: i64,
+    ) -> StoreResult<Vec<PendingForward>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT id, uuid, method FROM node_forwards WHERE node_id = $1 AND created_at < $2 \
+             ORDER BY created_at, id",
+        )
+        .bind(node_id)
+        .bind(created_before)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingForward {
+                    id: row.try_get("id")?,
+                    uuid: row.try_get("uuid")?,
+                    delete: row.try_get::<i64, _>("method")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets forward `id`: the node answered it (OK or a refusal).
+    pub async fn forward_answered(&self, id: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("DELETE FROM node_forwards WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
