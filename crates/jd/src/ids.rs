@@ -33,6 +33,11 @@ pub fn proposal_id() -> String {
     prefixed("prop")
 }
 
+/// A new id of a call waiting for a node (`fwd_…`).
+pub fn forward_id() -> String {
+    prefixed("fwd")
+}
+
 /// Now, in microseconds since the Unix epoch.
 pub fn now_micros() -> i64 {
     let since_epoch = std::time::SystemTime::now()

@@ -124,8 +124,15 @@ async fn run_link(jd: JobDistributor, accepted: Accepted<TcpStream>) {
         let link = probed.clone();
         async move { link.probe(PROBE_TIMEOUT).await }
     }));
-    let id = jd.links().insert(peer, link.clone());
+    let linked_at = crate::ids::now_micros();
+    let id = jd.links().insert(peer, &node.id, link.clone());
     tracing::info!(node_id = %node.id, node = %node.name, "node link up");
+    let pushing = {
+        let (jd, node_id, link) = (jd.clone(), node.id.clone(), link.clone());
+        tokio::spawn(async move {
+            super::delivery::push_undelivered(&jd, &node_id, &link, linked_at).await
+        })
+    };
     let end = tokio::select! {
         end = link.ended() => end.to_string(),
         () = guard.replaced() => {
@@ -133,6 +140,7 @@ async fn run_link(jd: JobDistributor, accepted: Accepted<TcpStream>) {
             "replaced by a newer link of the same key".to_owned()
         }
     };
+    pushing.abort();
     jd.links().remove(&peer, id);
     tracing::info!(node_id = %node.id, node = %node.name, reason = %end, "node link down");
 }

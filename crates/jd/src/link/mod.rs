@@ -11,8 +11,12 @@
 //!   to proposals).
 //! - [`health`] serves the plain-HTTP `GET /healthz` beside it.
 //!
-//! Pushing proposals, forwarding revoke/delete and `GetJobRuns` are not here yet.
+//! - [`delivery`] pushes proposals to linked nodes (on propose and when a link comes up)
+//!   and forwards revoke/delete.
+//!
+//! `GetJobRuns` is not here yet.
 
+pub(crate) mod delivery;
 mod feeds_manager;
 pub mod health;
 mod listener;
@@ -34,13 +38,21 @@ use crate::JobDistributor;
 #[derive(Debug, Default)]
 pub struct NodeLinks {
     allowed: AllowedKeys,
-    live: Mutex<HashMap<PublicKey, LiveLink>>,
+    live: Mutex<Live>,
     next_id: AtomicU64,
+}
+
+/// The live links by key, and which key each linked node id has.
+#[derive(Debug, Default)]
+struct Live {
+    by_key: HashMap<PublicKey, LiveLink>,
+    by_node: HashMap<String, PublicKey>,
 }
 
 #[derive(Debug)]
 struct LiveLink {
     id: u64,
+    node_id: String,
     link: Link,
 }
 
@@ -66,13 +78,21 @@ impl NodeLinks {
             return false;
         };
         self.lock()
+            .by_key
             .get(&key)
             .is_some_and(|live| live.link.end().is_none())
     }
 
+    /// The link of node `node_id`, while it is up.
+    pub(crate) fn link_of_node(&self, node_id: &str) -> Option<Link> {
+        let live = self.lock();
+        let entry = live.by_key.get(live.by_node.get(node_id)?)?;
+        entry.link.end().is_none().then(|| entry.link.clone())
+    }
+
     /// How many links are up.
     pub fn connected_count(&self) -> usize {
-        self.lock().len()
+        self.lock().by_key.len()
     }
 
     /// Follows a node write that succeeded: `previous_key` is the node's key before it
@@ -99,22 +119,29 @@ impl NodeLinks {
             return;
         };
         self.allowed.remove(&key);
-        if let Some(live) = self.lock().get(&key) {
+        if let Some(live) = self.lock().by_key.get(&key) {
             live.link.close();
         }
     }
 
-    /// Records a new live link of `key`; returns its id for [`NodeLinks::remove`]. When
-    /// the key stopped being allowed meanwhile, the link is closed at once.
-    fn insert(&self, key: PublicKey, link: Link) -> u64 {
+    /// Records a new live link of `key` (node `node_id`); returns its id for
+    /// [`NodeLinks::remove`]. When the key stopped being allowed meanwhile, the link is
+    /// closed at once.
+    fn insert(&self, key: PublicKey, node_id: &str, link: Link) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Some(old) = self.lock().insert(
-            key,
-            LiveLink {
-                id,
-                link: link.clone(),
-            },
-        ) {
+        let old = {
+            let mut live = self.lock();
+            live.by_node.insert(node_id.to_owned(), key);
+            live.by_key.insert(
+                key,
+                LiveLink {
+                    id,
+                    node_id: node_id.to_owned(),
+                    link: link.clone(),
+                },
+            )
+        };
+        if let Some(old) = old {
             old.link.close();
         }
         // A disable that ran between the handshake and the insert found no link to close.
@@ -127,19 +154,22 @@ impl NodeLinks {
     /// Forgets link `id` of `key` (a newer link of the key stays).
     fn remove(&self, key: &PublicKey, id: u64) {
         let mut live = self.lock();
-        if live.get(key).is_some_and(|entry| entry.id == id) {
-            live.remove(key);
+        if live.by_key.get(key).is_some_and(|entry| entry.id == id)
+            && let Some(entry) = live.by_key.remove(key)
+            && live.by_node.get(&entry.node_id) == Some(key)
+        {
+            live.by_node.remove(&entry.node_id);
         }
     }
 
     /// Closes every link (the JD is stopping).
     pub(crate) fn close_all(&self) {
-        for live in self.lock().values() {
+        for live in self.lock().by_key.values() {
             live.link.close();
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PublicKey, LiveLink>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
         // Every critical section is one map operation: carry on after a panic elsewhere.
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -10,9 +10,10 @@ use super::limits::{self, MAX_ID_BYTES, filter_values};
 use super::{JobDistributor, required, uuid_argument};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_micros;
+use crate::link::delivery;
 use crate::selector::matches_all;
 use crate::spec::external_job_id;
-use crate::store::{JobFilter, NewProposals, ProposalOutcome, RevokeOutcome};
+use crate::store::{JobFilter, NewProposals, ProposalOutcome, RevokeOutcome, Undelivered};
 
 /// The `id_oneof` shared by GetJob, RevokeJob, DeleteJob and UpdateJob.
 enum JobRef {
@@ -112,7 +113,19 @@ impl JobDistributor {
             node_ids,
             now: now_micros(),
         };
-        Ok(self.inner.store.propose(new).await?)
+        let outcomes = self.inner.store.propose(new).await?;
+        for (node_id, outcome) in &outcomes {
+            if let ProposalOutcome::Proposed(proposal) = outcome {
+                let undelivered = Undelivered {
+                    proposal_id: proposal.id.clone(),
+                    uuid: uuid.clone(),
+                    spec: spec.to_owned(),
+                    revision: proposal.revision,
+                };
+                delivery::push_if_linked(self, node_id, undelivered);
+            }
+        }
+        Ok(outcomes)
     }
 
     async fn batch_propose_impl(
@@ -189,6 +202,7 @@ impl JobDistributor {
         match self.inner.store.revoke_latest(&id, now_micros()).await? {
             RevokeOutcome::Revoked(proposal) => {
                 tracing::info!(job_id = %id, proposal_id = %proposal.id, "revoked proposal");
+                self.forward_revoke(&id).await;
                 Ok(proposal)
             }
             RevokeOutcome::NoJob => Err(not_found(&id)),
@@ -196,6 +210,17 @@ impl JobDistributor {
                 "job cannot be revoked: its latest proposal is {}",
                 status.as_str_name()
             ))),
+        }
+    }
+}
+
+impl JobDistributor {
+    /// Tells job `job_id`'s node that the job was revoked.
+    async fn forward_revoke(&self, job_id: &str) {
+        match self.inner.store.job(job_id).await {
+            Ok(Some(job)) => delivery::forward(self, &job.node_id, &job.uuid, false).await,
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%job_id, %error, "cannot look up a job to forward"),
         }
     }
 }
@@ -318,6 +343,7 @@ impl JobService for JobDistributor {
             .map_err(ApiError::from)?
             .ok_or_else(|| not_found(&id))?;
         tracing::info!(job_id = %id, "deleted job");
+        delivery::forward(self, &job.node_id, &job.uuid, true).await;
         Ok(Response::new(DeleteJobResponse { job: Some(job) }))
     }
 

@@ -8,6 +8,7 @@
 mod answers;
 mod chain;
 mod csa;
+mod delivery;
 mod jobs;
 mod labels;
 mod nodes;
@@ -25,6 +26,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use answers::AnswerOutcome;
 pub use csa::StoredKeypair;
+pub use delivery::{MAX_DELIVERY_ERROR, PendingForward, Undelivered};
 pub use jobs::{JobFilter, RevokeOutcome};
 pub use nodes::{NodeChanges, NodeReport, NodeRows};
 pub use propose::{NewProposals, ProposalOutcome};
