@@ -237,8 +237,8 @@ async fn a_panicking_refresh_fails_alone_and_is_tried_again() {
         .endpoint(&["price"], endpoint.clone())
         .default_endpoint("price");
     let config = test_config(&[
-        ("CACHE_MAX_AGE", "3000"),
-        ("CACHE_REFRESH_WINDOW_MS", "20000"),
+        ("CACHE_MAX_AGE", "6000"),
+        ("CACHE_REFRESH_WINDOW_MS", "30000"),
         ("RETRY", "0"),
     ]);
     let ea = TestAdapter::start(adapter, config).await;
@@ -247,10 +247,12 @@ async fn a_panicking_refresh_fails_alone_and_is_tried_again() {
         assert_eq!(answer.body["result"], 1, "{coin}: {:?}", answer.body);
     }
     // No request after these two: every later call is a background refresh. Both are due
-    // 2 s in; BAD's refresh panics and, as a failed refresh, is tried again half a second
-    // later, before its entry expires at 3 s. GOOD is refreshed again about 2 s after its
-    // first refresh, so the refresher went on after the panic.
-    let deadline = Instant::now() + Duration::from_secs(8);
+    // 4 s in; BAD's refresh panics and, as a failed refresh, is tried again a second later,
+    // before its entry expires at 6 s. (With a 3 s max age the retry had only half a second,
+    // and the panic hook printing a backtrace on a loaded machine could take longer.) GOOD
+    // is refreshed again about 4 s after its first refresh, so the refresher went on after
+    // the panic.
+    let deadline = Instant::now() + Duration::from_secs(16);
     while endpoint.calls("BAD") < 3 || endpoint.calls("GOOD") < 3 {
         assert!(
             Instant::now() < deadline,
