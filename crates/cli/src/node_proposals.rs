@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::args::{Format, NodeApiArgs, NodeProposalsCommand};
-use crate::output::write_stdout;
+use crate::output::{View, write_stdout};
 
 /// Runs one `offchain node proposals` command against the node's API.
 pub async fn proposals(api: NodeApiArgs, command: NodeProposalsCommand) -> Result<()> {
@@ -70,13 +70,15 @@ fn cell(value: &Value) -> String {
 }
 
 fn list_table(answer: &Value) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(["UUID", "JD", "STATE", "VERSION"]);
+    let mut view = View::new("proposals", vec!["UUID", "JD", "STATE", "VERSION"]);
     for proposal in answer.as_array().into_iter().flatten() {
-        table.add_row(["uuid", "jd", "state", "version"].map(|key| cell(&proposal[key])));
+        view.row(
+            ["uuid", "jd", "state", "version"]
+                .map(|key| cell(&proposal[key]))
+                .to_vec(),
+        );
     }
-    table.to_string()
+    view.render()
 }
 
 fn detail_table(answer: &Value) -> String {

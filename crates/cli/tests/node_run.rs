@@ -59,8 +59,12 @@ fn node_run(dir: &Path) -> (Running, String) {
 }
 
 fn proposals(api: &str, args: &[&str]) -> Run {
+    proposals_as("json", api, args)
+}
+
+fn proposals_as(format: &str, api: &str, args: &[&str]) -> Run {
     let output = Command::new(BIN)
-        .args(["node", "proposals", "--api", api, "--format", "json"])
+        .args(["node", "proposals", "--api", api, "--format", format])
         .args(args)
         .env_remove("OFFCHAIN_NODE_API_TOKEN")
         .output()
@@ -89,6 +93,15 @@ async fn the_cli_lists_shows_and_decides_on_a_running_node() {
         proposals(&api, &["list"]).ok().json(),
         json!([{"uuid": ID, "jd": JD_KEY, "state": "pending", "version": 1}])
     );
+    // The table is laid out like the JD's: titles flush left, no padding before a column.
+    let table = proposals_as("table", &api, &["list"]).ok().stdout.clone();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("UUID "), "{table}");
+    assert!(lines[1].starts_with(ID), "{table}");
+    assert_eq!(lines[0].find("JD"), lines[1].find(JD_KEY), "{table}");
+    assert_eq!(lines[0].find("STATE"), lines[1].find("pending"), "{table}");
+
     let shown = json!({"uuid": ID, "jd": JD_KEY, "state": "pending",
                        "versions": [{"version": 1, "state": "pending", "spec": spec}]});
     assert_eq!(proposals(&api, &["show", ID]).ok().json(), shown);
