@@ -256,8 +256,9 @@
 //! answers.
 //!
 //! # Modules
-//! [`protocol`] holds the wire types alone (no HTTP framework types), so the node's bridge
-//! task can use them as the client side. This crate has no feature flags.
+//! [`protocol`] re-exports the wire types of the `offchain-bridge` crate (serde only, no
+//! HTTP framework types), which the node's bridge task uses as the client side without
+//! depending on this framework. This crate has no feature flags.
 
 pub mod async_completion;
 pub mod batch;
