@@ -9,7 +9,7 @@
 //!   (§1–2).
 //! - [`request`]: the body a node sends — `requestData` plus `meta`, the included input and
 //!   `responseURL` (§1).
-//! - [`judge`]: how a node judges an answer (§3): a value, pending, or an error with its
+//! - [`judge`](mod@judge): how a node judges an answer (§3): a value, pending, or an error with its
 //!   text and whether a retry may help. Errors are never cacheable.
 //! - [`resume`]: the PATCH bodies that finish a suspended async task (§4).
 //!
