@@ -22,7 +22,7 @@
 //! Errors are retryable when the status is ≥ 500 (or on transport errors), and never
 //! cacheable: only [`Verdict::Value`] may enter the last-good cache (§3 item 6).
 
-use serde_json::{Map, Value};
+use crate::answer::Answer;
 
 /// Largest response body [`judge`] accepts, in bytes: the reference node's default HTTP
 /// response limit (32 KiB). A longer body is an error rather than silently truncated (the
@@ -120,79 +120,24 @@ pub fn judge(response: &BridgeResponse<'_>, is_async: bool) -> Verdict {
     }
     let text = String::from_utf8_lossy(body);
     // Only an object can carry the fields §3 looks at; anything else is judged by status.
-    let object = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Some(object),
-        _ => None,
-    };
+    let answer = Answer::parse(body).ok();
     if status >= 400 {
-        let detail = object
-            .as_ref()
-            .and_then(status_error_message)
-            .unwrap_or(&text);
+        let detail = answer.as_ref().and_then(Answer::status_error_message);
+        let detail = detail.as_deref().unwrap_or(&text);
         return Verdict::Error(BridgeError::status(url, i64::from(status), detail));
     }
-    let effective = object
+    let effective = answer
         .as_ref()
-        .and_then(effective_status)
+        .and_then(Answer::effective_status)
         .unwrap_or(i64::from(status));
     if effective != 200 {
-        let detail = object.as_ref().and_then(body_error_message);
+        let detail = answer.as_ref().and_then(Answer::body_error_message);
         let detail = detail.as_deref().unwrap_or(&text);
         return Verdict::Error(BridgeError::status(url, effective, detail));
     }
-    let pending_in_body = object
-        .as_ref()
-        .is_some_and(|o| o.get("pending") == Some(&Value::Bool(true)));
+    let pending_in_body = answer.as_ref().is_some_and(Answer::pending);
     if is_async && (pending_in_body || response.pending_header.is_some()) {
         return Verdict::Pending;
     }
     Verdict::Value(text.into_owned())
-}
-
-/// §3 item 3: the status the body claims, or `None` when it has no integer `statusCode`.
-pub(crate) fn effective_status(body: &Map<String, Value>) -> Option<i64> {
-    let status_code = body.get("statusCode")?.as_i64()?;
-    if status_code != 200 {
-        return Some(status_code);
-    }
-    if let Some(provider) = body.get("providerStatusCode").and_then(Value::as_i64)
-        && provider != 200
-    {
-        return Some(provider);
-    }
-    if body.get("error").is_some_and(|e| !e.is_null()) {
-        return Some(500);
-    }
-    Some(200)
-}
-
-/// §3 item 2's message: `error` if a (non-empty) string, `error.message`, `errorMessage`.
-fn status_error_message(body: &Map<String, Value>) -> Option<&str> {
-    let error = body.get("error");
-    non_empty(error)
-        .or_else(|| non_empty(error.and_then(|e| e.get("message"))))
-        .or_else(|| non_empty(body.get("errorMessage")))
-}
-
-/// §3 item 3's message: as item 2's, but an error object reads `name: message`. Also the
-/// error text of a classic PATCH (see [`crate::resume`]).
-pub(crate) fn body_error_message(body: &Map<String, Value>) -> Option<String> {
-    if let Some(Value::Object(error)) = body.get("error") {
-        let part = |key| {
-            error
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        match (part("name"), part("message")) {
-            (Some(name), Some(message)) => return Some(format!("{name}: {message}")),
-            (None, Some(only)) | (Some(only), None) => return Some(only.to_owned()),
-            (None, None) => {}
-        }
-    }
-    status_error_message(body).map(str::to_owned)
-}
-
-fn non_empty(value: Option<&Value>) -> Option<&str> {
-    value.and_then(Value::as_str).filter(|s| !s.is_empty())
 }

@@ -57,6 +57,7 @@
 //!
 //! This crate has no feature flags.
 
+mod answer;
 pub mod judge;
 pub mod protocol;
 pub mod request;

@@ -8,12 +8,7 @@
 //! Both give a [`Resumption`]; a parse error is what the node's API answers with 422. Bodies
 //! longer than [`MAX_RESUME_BODY_BYTES`] are refused before parsing.
 
-use std::collections::BTreeMap;
-
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
-
-use crate::judge::{body_error_message, effective_status};
+use crate::answer::Answer;
 
 /// Largest PATCH body accepted, in bytes: the reference node's request size limit (32 KiB),
 /// the same bound as a synchronous answer ([`crate::judge::MAX_RESPONSE_BYTES`]).
@@ -60,19 +55,20 @@ pub enum ResumeBodyError {
 pub fn parse_resume_body(body: &[u8]) -> Result<Resumption, ResumeBodyError> {
     check_size(body)?;
     // Raw values keep `value`'s text byte for byte (big numbers, decimal digits, key order).
-    let fields: BTreeMap<String, &RawValue> = serde_json::from_slice(body).map_err(json_error)?;
-    let error = match fields.get("error") {
-        None => None,
-        Some(raw) => serde_json::from_str::<Option<String>>(raw.get()).map_err(|_| {
-            ResumeBodyError::WrongType {
-                key: "error",
-                expected: "a string",
-            }
-        })?,
-    };
-    match (fields.get("value"), error) {
+    let answer = Answer::parse(body).map_err(json_error)?;
+    let error =
+        match answer.non_null("error") {
+            None => None,
+            Some(raw) => Some(serde_json::from_str::<String>(raw).map_err(|_| {
+                ResumeBodyError::WrongType {
+                    key: "error",
+                    expected: "a string",
+                }
+            })?),
+        };
+    match (answer.raw("value"), error) {
         (Some(_), Some(_)) => Err(ResumeBodyError::BothValueAndError),
-        (Some(value), None) => Ok(Resumption::Value(value.get().to_owned())),
+        (Some(value), None) => Ok(Resumption::Value(value.to_owned())),
         (None, Some(message)) => Ok(Resumption::Error(message)),
         (None, None) => Err(ResumeBodyError::NeitherValueNorError),
     }
@@ -87,22 +83,26 @@ pub fn parse_resume_body(body: &[u8]) -> Result<Resumption, ResumeBodyError> {
 /// string and `pending` a boolean when present and non-null.
 pub fn parse_classic_callback(body: &[u8]) -> Result<Resumption, ResumeBodyError> {
     check_size(body)?;
-    let fields: Map<String, Value> = serde_json::from_slice(body).map_err(json_error)?;
-    typed(&fields, "data", "an object", Value::is_object)?;
-    let status = typed(&fields, "status", "a string", Value::is_string)?;
-    let pending = typed(&fields, "pending", "a boolean", Value::is_boolean)?;
+    let answer = Answer::parse(body).map_err(json_error)?;
+    typed(&answer, "data", "an object", |raw| raw.starts_with('{'))?;
+    let status = typed(&answer, "status", "a string", |raw| raw.starts_with('"'))?;
+    let pending = typed(&answer, "pending", "a boolean", |raw| {
+        matches!(raw, "true" | "false")
+    })?;
 
-    let errored_status = status.and_then(Value::as_str) == Some("errored");
-    let effective = effective_status(&fields).filter(|&code| code != 200);
-    let has_error = fields.get("error").is_some_and(|e| !e.is_null());
-    if errored_status || effective.is_some() || has_error {
-        let message = body_error_message(&fields).unwrap_or_else(|| match effective {
-            Some(code) => format!("adapter answered with status code {code}"),
-            None => "adapter answered with an error".to_owned(),
-        });
+    let errored_status =
+        status.is_some_and(|raw| serde_json::from_str::<String>(raw).is_ok_and(|s| s == "errored"));
+    let effective = answer.effective_status().filter(|&code| code != 200);
+    if errored_status || effective.is_some() || answer.non_null("error").is_some() {
+        let message = answer
+            .body_error_message()
+            .unwrap_or_else(|| match effective {
+                Some(code) => format!("adapter answered with status code {code}"),
+                None => "adapter answered with an error".to_owned(),
+            });
         return Ok(Resumption::Error(message));
     }
-    if pending == Some(&Value::Bool(true)) {
+    if pending == Some("true") {
         return Ok(Resumption::Pending);
     }
     Ok(Resumption::Value(
@@ -125,16 +125,16 @@ fn json_error(error: serde_json::Error) -> ResumeBodyError {
     }
 }
 
-/// `fields[key]` when present and non-null, refused unless `is_kind` holds.
+/// The raw text of `key` when present and non-null, refused unless `is_kind` holds.
 fn typed<'a>(
-    fields: &'a Map<String, Value>,
+    answer: &Answer<'a>,
     key: &'static str,
     expected: &'static str,
-    is_kind: fn(&Value) -> bool,
-) -> Result<Option<&'a Value>, ResumeBodyError> {
-    match fields.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) if is_kind(value) => Ok(Some(value)),
+    is_kind: fn(&str) -> bool,
+) -> Result<Option<&'a str>, ResumeBodyError> {
+    match answer.non_null(key) {
+        None => Ok(None),
+        Some(raw) if is_kind(raw) => Ok(Some(raw)),
         Some(_) => Err(ResumeBodyError::WrongType { key, expected }),
     }
 }

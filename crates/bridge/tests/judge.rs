@@ -452,3 +452,29 @@ fn mutated_bodies_never_panic_and_keep_the_invariants() {
         assert_eq!(verdict.cacheable(), matches!(verdict, Verdict::Value(_)));
     }
 }
+
+/// serde_json gives up past 128 nested levels; a deep `data` must not hide the error beside
+/// it (which would make it a cacheable value).
+#[test]
+fn deep_nesting_does_not_hide_an_error() {
+    let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    let body = format!(r#"{{"statusCode": 500, "error": "boom", "data": {deep}}}"#);
+    assert_error(
+        judged(200, &body),
+        &format!("got error from {URL}: (status code 500) boom"),
+        true,
+    );
+    let body = format!(r#"{{"statusCode": 200, "error": {{"deep": {deep}}}}}"#);
+    assert_error(
+        judged(200, &body),
+        &format!("got error from {URL}: (status code 500) {body}"),
+        true,
+    );
+    let body = format!(r#"{{"pending": true, "data": {deep}}}"#);
+    assert_eq!(
+        judged_with(200, None, body.as_bytes(), true),
+        Verdict::Pending
+    );
+    let body = format!(r#"{{"statusCode": 200, "data": {deep}}}"#);
+    assert_value(judged(200, &body), &body);
+}

@@ -248,3 +248,13 @@ fn classic_fields_are_typed() {
         Err("\"data\" must be an object".to_owned())
     );
 }
+
+#[test]
+fn deep_values_are_kept_and_deep_data_does_not_hide_an_error() {
+    let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    assert_eq!(resume(&format!(r#"{{"value": {deep}}}"#)), value(&deep));
+    let success = format!(r#"{{"data": {{"deep": {deep}}}, "statusCode": 200}}"#);
+    assert_eq!(classic(&success), value(&success));
+    let errored = format!(r#"{{"data": {{"deep": {deep}}}, "statusCode": 502, "error": "down"}}"#);
+    assert_eq!(classic(&errored), failed("down"));
+}
