@@ -2,7 +2,7 @@
 //! adapter authors need one dependency and `offchain_adapter::protocol::…` paths keep
 //! working, plus the adapter-only rendering of cached success bodies.
 //!
-//! The node side judges these responses with [`offchain_bridge::judge`]; it never depends
+//! The node side judges these responses with [`offchain_bridge::judge()`]; it never depends
 //! on this crate.
 
 use serde::Serialize;
