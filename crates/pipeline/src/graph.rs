@@ -211,7 +211,11 @@ fn decode_task(node: &RawNode, raw: &RawGraph, locate: Locate<'_>, at: At<'_>) -
         ));
     }
     let known_types = || TaskType::ALL.map(TaskType::name).join(", ");
-    let type_attr = node.attrs.iter().rev().find(|a| a.key == "type");
+    let mut type_attrs = node.attrs.iter().filter(|a| a.key == "type");
+    let type_attr = type_attrs.next();
+    if let Some(again) = type_attrs.next() {
+        return Err(at(again.key_start, format!("attribute type given twice for task {name}")));
+    }
     let task_type = match type_attr {
         None => {
             return Err(at(

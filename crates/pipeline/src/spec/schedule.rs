@@ -164,3 +164,16 @@ mod tests {
         assert!(refused("@hourly").1.contains("CRON_TZ"));
     }
 }
+
+#[cfg(test)]
+mod odd_inputs {
+    use super::*;
+
+    #[test]
+    fn degenerate_steps_and_ranges_do_not_panic() {
+        for text in ["CRON_TZ=UTC */0 * * * * *", "CRON_TZ=UTC 5-1 * * * * *", "CRON_TZ=UTC 0/0 * * * * *", "CRON_TZ=UTC - * * * * *", "CRON_TZ=UTC , * * * * *", "CRON_TZ=UTC 1-2-3 * * * * *", "CRON_TZ=UTC 99999999999999999999 * * * * *", "CRON_TZ=  ", "CRON_TZ= 0 * * * * *"] {
+            let _ = parse_schedule(text);
+        }
+        assert!(parse_schedule("CRON_TZ=UTC */0 * * * * *").is_err());
+    }
+}
