@@ -47,11 +47,19 @@ impl CommonAttrs {
                 }
                 self.index = n;
             }
-            "timeout" => self.timeout = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?),
-            "minBackoff" => self.min_backoff = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?),
-            "maxBackoff" => self.max_backoff = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?),
+            "timeout" => {
+                self.timeout = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?)
+            }
+            "minBackoff" => {
+                self.min_backoff = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?)
+            }
+            "maxBackoff" => {
+                self.max_backoff = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?)
+            }
             "retries" => self.retries = parse_unsigned(value).map_err(|why| bad(why.into()))?,
-            "failEarly" => self.fail_early = parse_go_bool(value).ok_or_else(|| bad(BOOL_FORMS.into()))?,
+            "failEarly" => {
+                self.fail_early = parse_go_bool(value).ok_or_else(|| bad(BOOL_FORMS.into()))?
+            }
             "streamID" => {
                 parse_unsigned(value).map_err(|why| bad(why.into()))?;
             }
@@ -80,7 +88,8 @@ fn parse_unsigned(text: &str) -> Result<u32, &'static str> {
     if !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err("expected an unsigned decimal integer");
     }
-    text.parse().map_err(|_| "out of range (at most 4294967295)")
+    text.parse()
+        .map_err(|_| "out of range (at most 4294967295)")
 }
 
 /// Go's `strconv.ParseInt(text, 0, 32)`: sign, `0x`/`0o`/`0b` prefixes, leading-`0` octal,
@@ -108,9 +117,8 @@ pub(crate) fn parse_go_int(text: &str) -> Result<i32, &'static str> {
         (10, lower.as_str(), false)
     };
     // Go: underscores only between digits, or right after a base prefix.
-    let underscores_ok = !digits.ends_with('_')
-        && !digits.contains("__")
-        && (prefixed || !digits.starts_with('_'));
+    let underscores_ok =
+        !digits.ends_with('_') && !digits.contains("__") && (prefixed || !digits.starts_with('_'));
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if clean.is_empty() || !underscores_ok || clean.starts_with(['+', '-']) {
         return Err(SYNTAX);
@@ -129,10 +137,35 @@ mod tests {
 
     #[test]
     fn go_int_forms() {
-        for (text, n) in [("", 0), ("0", 0), ("12", 12), ("+3", 3), ("-4", -4), ("0x10", 16), ("0X1f", 31), ("0o7", 7), ("0b101", 5), ("017", 15), ("1_000", 1000), ("0x_1f", 31)] {
+        for (text, n) in [
+            ("", 0),
+            ("0", 0),
+            ("12", 12),
+            ("+3", 3),
+            ("-4", -4),
+            ("0x10", 16),
+            ("0X1f", 31),
+            ("0o7", 7),
+            ("0b101", 5),
+            ("017", 15),
+            ("1_000", 1000),
+            ("0x_1f", 31),
+        ] {
             assert_eq!(parse_go_int(text), Ok(n), "{text}");
         }
-        for bad in ["x", "1.5", "_1", "1_", "1__0", "08", "0x", "2147483648", "--1", "+-1", " 1"] {
+        for bad in [
+            "x",
+            "1.5",
+            "_1",
+            "1_",
+            "1__0",
+            "08",
+            "0x",
+            "2147483648",
+            "--1",
+            "+-1",
+            " 1",
+        ] {
             assert!(parse_go_int(bad).is_err(), "{bad} accepted");
         }
     }
@@ -147,11 +180,32 @@ mod tests {
         c.set("minBackoff", "1m").unwrap();
         c.set("failEarly", "True").unwrap();
         c.set("tags", "anything at all").unwrap();
-        assert_eq!((c.index, c.timeout, c.retries, c.min_backoff, c.fail_early), (2, Some(Duration::ZERO), 3, Some(Duration::from_secs(60)), true));
-        assert!(c.set("index", "-1").unwrap_err().contains("result sorting indexes should start with 0"));
-        assert!(c.set("retries", "-1").unwrap_err().starts_with("invalid retries \"-1\""));
+        assert_eq!(
+            (c.index, c.timeout, c.retries, c.min_backoff, c.fail_early),
+            (
+                2,
+                Some(Duration::ZERO),
+                3,
+                Some(Duration::from_secs(60)),
+                true
+            )
+        );
+        assert!(
+            c.set("index", "-1")
+                .unwrap_err()
+                .contains("result sorting indexes should start with 0")
+        );
+        assert!(
+            c.set("retries", "-1")
+                .unwrap_err()
+                .starts_with("invalid retries \"-1\"")
+        );
         assert!(c.set("timeout", "10").unwrap_err().contains("missing unit"));
-        assert!(c.set("failEarly", "yes").unwrap_err().contains("expected 1, t"));
+        assert!(
+            c.set("failEarly", "yes")
+                .unwrap_err()
+                .contains("expected 1, t")
+        );
         assert!(c.set("streamID", "abc").is_err());
     }
 }

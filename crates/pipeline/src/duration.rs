@@ -149,9 +149,21 @@ mod tests {
         for bad in ["", "-", "s", ".s", "1.2.3s", "1 s", "1s "] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(parse_duration("10"), Err(DurationError::MissingUnit("10".into())));
-        assert!(matches!(parse_duration("1d"), Err(DurationError::UnknownUnit { .. })));
-        assert!(matches!(parse_duration("2562048h"), Err(DurationError::Overflow(_))));
-        assert_eq!(parse_duration("-1s"), Err(DurationError::Negative("-1s".into())));
+        assert_eq!(
+            parse_duration("10"),
+            Err(DurationError::MissingUnit("10".into()))
+        );
+        assert!(matches!(
+            parse_duration("1d"),
+            Err(DurationError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("2562048h"),
+            Err(DurationError::Overflow(_))
+        ));
+        assert_eq!(
+            parse_duration("-1s"),
+            Err(DurationError::Negative("-1s".into()))
+        );
     }
 }

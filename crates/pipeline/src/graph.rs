@@ -79,14 +79,19 @@ impl Pipeline {
     /// Terminal tasks in output order: by `index` (unset −1 first), ties by topological
     /// position.
     pub fn terminals(&self) -> Vec<usize> {
-        let mut out: Vec<usize> = (0..self.tasks.len()).filter(|&i| self.tasks[i].is_terminal()).collect();
+        let mut out: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| self.tasks[i].is_terminal())
+            .collect();
         out.sort_by_key(|&i| (self.tasks[i].common.index, i));
         out
     }
 }
 
 /// Parses DOT text whose byte offsets `locate` maps to file locations.
-pub(crate) fn parse_mapped(dot: &str, locate: &dyn Fn(usize) -> Location) -> Result<Pipeline, SpecError> {
+pub(crate) fn parse_mapped(
+    dot: &str,
+    locate: &dyn Fn(usize) -> Location,
+) -> Result<Pipeline, SpecError> {
     let at = |offset: usize, message: String| {
         let l = locate(offset);
         SpecError {
@@ -96,11 +101,17 @@ pub(crate) fn parse_mapped(dot: &str, locate: &dyn Fn(usize) -> Location) -> Res
         }
     };
     if dot.trim().is_empty() {
-        return Err(at(0, "empty pipeline: observationSource has no tasks".into()));
+        return Err(at(
+            0,
+            "empty pipeline: observationSource has no tasks".into(),
+        ));
     }
     let raw = parser::parse(dot).map_err(|e| at(e.offset, e.message))?;
     if raw.nodes.is_empty() {
-        return Err(at(0, "empty pipeline: observationSource has only comments, no tasks".into()));
+        return Err(at(
+            0,
+            "empty pipeline: observationSource has only comments, no tasks".into(),
+        ));
     }
     build(raw, locate, &at)
 }
@@ -116,7 +127,12 @@ type Locate<'a> = &'a dyn Fn(usize) -> Location;
 type At<'a> = &'a dyn Fn(usize, String) -> SpecError;
 
 fn build(raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, SpecError> {
-    let by_name: HashMap<&str, usize> = raw.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    let by_name: HashMap<&str, usize> = raw
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
     let mut decoded = Vec::with_capacity(raw.nodes.len());
     for node in &raw.nodes {
         decoded.push(decode_task(node, &raw, locate, at)?);
@@ -149,7 +165,10 @@ fn build(raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, Spec
         let names: Vec<&str> = cycle.iter().map(|&i| raw.nodes[i].name.as_str()).collect();
         return Err(at(
             offset,
-            format!("Unable to topologically sort the graph, cycle detected: {}", names.join(" -> ")),
+            format!(
+                "Unable to topologically sort the graph, cycle detected: {}",
+                names.join(" -> ")
+            ),
         ));
     }
     let order = topological_order(&succ);
@@ -161,7 +180,9 @@ fn build(raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, Spec
     let mut decoded: Vec<Option<Decoded>> = decoded.into_iter().map(Some).collect();
     let mut tasks = Vec::with_capacity(n);
     for &node in &order {
-        let Some(d) = decoded[node].take() else { continue };
+        let Some(d) = decoded[node].take() else {
+            continue;
+        };
         let raw_node = &raw.nodes[node];
         let mut inputs: Vec<usize> = explicit[node].iter().map(|&u| position[u]).collect();
         let mut implicit_deps: Vec<usize> = implicit[node].iter().map(|&u| position[u]).collect();
@@ -192,12 +213,23 @@ fn build(raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, Spec
     })
 }
 
-fn decode_task(node: &RawNode, raw: &RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Decoded, SpecError> {
+fn decode_task(
+    node: &RawNode,
+    raw: &RawGraph,
+    locate: Locate<'_>,
+    at: At<'_>,
+) -> Result<Decoded, SpecError> {
     let name = &node.name;
     let Some(declared_at) = node.declared_at else {
-        let edge = raw.edges.iter().find(|e| raw.nodes[e.to].name == *name || raw.nodes[e.from].name == *name);
+        let edge = raw
+            .edges
+            .iter()
+            .find(|e| raw.nodes[e.to].name == *name || raw.nodes[e.from].name == *name);
         return Err(match edge {
-            Some(_) => at(node.first_mention, format!("edge to undeclared task {name}")),
+            Some(_) => at(
+                node.first_mention,
+                format!("edge to undeclared task {name}"),
+            ),
             None => at(
                 node.first_mention,
                 format!("task {name} has no attributes (expected {name} [type=\"…\" …])"),
@@ -214,19 +246,29 @@ fn decode_task(node: &RawNode, raw: &RawGraph, locate: Locate<'_>, at: At<'_>) -
     let mut type_attrs = node.attrs.iter().filter(|a| a.key == "type");
     let type_attr = type_attrs.next();
     if let Some(again) = type_attrs.next() {
-        return Err(at(again.key_start, format!("attribute type given twice for task {name}")));
+        return Err(at(
+            again.key_start,
+            format!("attribute type given twice for task {name}"),
+        ));
     }
     let task_type = match type_attr {
         None => {
             return Err(at(
                 declared_at,
-                format!("task {name} has no type attribute (expected type=\"…\", one of {})", known_types()),
+                format!(
+                    "task {name} has no type attribute (expected type=\"…\", one of {})",
+                    known_types()
+                ),
             ));
         }
         Some(a) => TaskType::from_name(&a.value).ok_or_else(|| {
             at(
                 a.value_start,
-                format!("unknown task type {:?} for task {name} (expected one of {})", a.value, known_types()),
+                format!(
+                    "unknown task type {:?} for task {name} (expected one of {})",
+                    a.value,
+                    known_types()
+                ),
             )
         })?,
     };
@@ -245,7 +287,12 @@ fn decode_task(node: &RawNode, raw: &RawGraph, locate: Locate<'_>, at: At<'_>) -
             .find(|p| p.eq_ignore_ascii_case(&a.key))
             .copied()
             .ok_or_else(|| {
-                let known: Vec<&str> = task_type.parameters().iter().chain(COMMON_ATTRIBUTES).copied().collect();
+                let known: Vec<&str> = task_type
+                    .parameters()
+                    .iter()
+                    .chain(COMMON_ATTRIBUTES)
+                    .copied()
+                    .collect();
                 at(
                     a.key_start,
                     format!(
@@ -256,7 +303,10 @@ fn decode_task(node: &RawNode, raw: &RawGraph, locate: Locate<'_>, at: At<'_>) -
                 )
             })?;
         if seen.contains(&canonical) {
-            return Err(at(a.key_start, format!("attribute {canonical} given twice for task {name}")));
+            return Err(at(
+                a.key_start,
+                format!("attribute {canonical} given twice for task {name}"),
+            ));
         }
         seen.push(canonical);
         if COMMON_ATTRIBUTES.contains(&canonical) {
@@ -285,7 +335,10 @@ fn check_indexes(decoded: &[Decoded], at: At<'_>) -> Result<(), SpecError> {
     for d in decoded {
         let index = d.common.index;
         if index > 0 && seen.insert(index, ()).is_some() {
-            return Err(at(d.index_at, format!("duplicate sorting indexes detected (index {index} used twice)")));
+            return Err(at(
+                d.index_at,
+                format!("duplicate sorting indexes detected (index {index} used twice)"),
+            ));
         }
     }
     Ok(())
@@ -348,7 +401,8 @@ fn find_cycle(succ: &[Vec<(usize, usize)>]) -> Option<(Vec<usize>, usize)> {
                     }
                     Mark::Open => {
                         let start = stack.iter().position(|&(n, _)| n == s).unwrap_or(0);
-                        let mut cycle: Vec<usize> = stack[start..].iter().map(|&(n, _)| n).collect();
+                        let mut cycle: Vec<usize> =
+                            stack[start..].iter().map(|&(n, _)| n).collect();
                         cycle.push(s);
                         return Some((cycle, offset));
                     }
@@ -405,8 +459,14 @@ mod tests {
 
     #[test]
     fn variable_roots_follow_the_reference_pattern() {
-        assert_eq!(variable_roots("$(a) $( b.c.0 ) x$(d)y"), vec!["a", "b", "d"]);
-        assert_eq!(variable_roots("$(my-task) $() $(a b) $(x"), Vec::<&str>::new());
+        assert_eq!(
+            variable_roots("$(a) $( b.c.0 ) x$(d)y"),
+            vec!["a", "b", "d"]
+        );
+        assert_eq!(
+            variable_roots("$(my-task) $() $(a b) $(x"),
+            Vec::<&str>::new()
+        );
         assert_eq!(variable_roots("$(.x)"), vec![""]);
     }
 

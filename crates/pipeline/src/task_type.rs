@@ -31,8 +31,16 @@ pub enum TaskType {
 }
 
 /// Attributes every task accepts (§5), in canonical spelling.
-pub const COMMON_ATTRIBUTES: &[&str] =
-    &["index", "timeout", "retries", "minBackoff", "maxBackoff", "failEarly", "tags", "streamID"];
+pub const COMMON_ATTRIBUTES: &[&str] = &[
+    "index",
+    "timeout",
+    "retries",
+    "minBackoff",
+    "maxBackoff",
+    "failEarly",
+    "tags",
+    "streamID",
+];
 
 impl TaskType {
     /// All types, alphabetically by name.
@@ -98,8 +106,21 @@ impl TaskType {
     /// The task's own parameters in canonical spelling (matched case-insensitively).
     pub fn parameters(self) -> &'static [&'static str] {
         match self {
-            TaskType::Http => &["method", "url", "requestData", "headers", "allowUnrestrictedNetworkAccess"],
-            TaskType::Bridge => &["name", "requestData", "includeInputAtKey", "async", "cacheTTL", "headers"],
+            TaskType::Http => &[
+                "method",
+                "url",
+                "requestData",
+                "headers",
+                "allowUnrestrictedNetworkAccess",
+            ],
+            TaskType::Bridge => &[
+                "name",
+                "requestData",
+                "includeInputAtKey",
+                "async",
+                "cacheTTL",
+                "headers",
+            ],
             TaskType::JsonParse => &["data", "path", "separator", "lax"],
             TaskType::Multiply => &["input", "times"],
             TaskType::Divide => &["input", "divisor", "precision"],
@@ -149,7 +170,11 @@ mod tests {
         assert_eq!(TaskType::from_name("JSONParse"), Some(TaskType::JsonParse));
         assert_eq!(TaskType::from_name("ethtx"), None);
         let mut names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
-        let sorted = { let mut s = names.clone(); s.sort_unstable(); s };
+        let sorted = {
+            let mut s = names.clone();
+            s.sort_unstable();
+            s
+        };
         assert_eq!(names, sorted);
         names.dedup();
         assert_eq!(names.len(), TaskType::ALL.len());

@@ -12,7 +12,9 @@ fn names(p: &Pipeline) -> Vec<&str> {
 
 fn value<'a>(p: &'a Pipeline, task: &str, key: &str) -> &'a str {
     let (_, t) = p.task(task).unwrap_or_else(|| panic!("no task {task}"));
-    &t.attr(key).unwrap_or_else(|| panic!("no {key} on {task}")).value
+    &t.attr(key)
+        .unwrap_or_else(|| panic!("no {key} on {task}"))
+        .value
 }
 
 /// `(line, column, message)` of the error.
@@ -93,7 +95,12 @@ fn heredoc_style_json_keeps_its_lines() {
     );
     let (fetch, task) = p.task("fetch").unwrap();
     assert_eq!(task.implicit_deps.len(), 2);
-    assert_eq!(fetch, 2, "implicit edges order a and b before fetch: {:?}", names(&p));
+    assert_eq!(
+        fetch,
+        2,
+        "implicit edges order a and b before fetch: {:?}",
+        names(&p)
+    );
     assert!(task.inputs.is_empty(), "implicit edges give no inputs");
     assert_eq!(p.terminals(), [2]);
 }
@@ -171,7 +178,9 @@ br -> an
 
 #[test]
 fn common_attributes_are_parsed() {
-    let p = parse(r#"t [type=http url="http://x" index="0x10" timeout="1m30s" retries=3 minBackoff="300ms" maxBackoff="1s" failEarly=T streamID=7 tags="{}"]"#);
+    let p = parse(
+        r#"t [type=http url="http://x" index="0x10" timeout="1m30s" retries=3 minBackoff="300ms" maxBackoff="1s" failEarly=T streamID=7 tags="{}"]"#,
+    );
     let c = &p.tasks[0].common;
     assert_eq!(c.index, 16);
     assert_eq!(c.timeout, Some(std::time::Duration::from_secs(90)));
@@ -179,7 +188,10 @@ fn common_attributes_are_parsed() {
     assert_eq!(c.min_backoff, Some(std::time::Duration::from_millis(300)));
     assert_eq!(c.max_backoff, Some(std::time::Duration::from_secs(1)));
     assert!(c.fail_early);
-    assert!(p.tasks[0].attrs.iter().all(|a| a.key == "url"), "common attributes are not task parameters");
+    assert!(
+        p.tasks[0].attrs.iter().all(|a| a.key == "url"),
+        "common attributes are not task parameters"
+    );
 }
 
 #[test]
@@ -201,7 +213,16 @@ answer2 [type=bridge name=election_winner index=1];
     );
     assert_eq!(
         names(&p),
-        ["ds1", "ds1_parse", "ds1_multiply", "ds2", "ds2_parse", "ds2_multiply", "answer1", "answer2"]
+        [
+            "ds1",
+            "ds1_parse",
+            "ds1_multiply",
+            "ds2",
+            "ds2_parse",
+            "ds2_multiply",
+            "answer1",
+            "answer2"
+        ]
     );
     assert_eq!(p.tasks[6].inputs, [2, 5]);
     assert_eq!(p.terminals(), [6, 7]);
@@ -215,70 +236,176 @@ answer2 [type=bridge name=election_winner index=1];
     // Implicit edges order too.
     let p = parse("x [type=memo value=\"$(y)\"] y [type=memo value=1]");
     assert_eq!(names(&p), ["y", "x"]);
-    assert_eq!(p.terminals(), [1], "a task referenced by $(y) is not terminal");
+    assert_eq!(
+        p.terminals(),
+        [1],
+        "a task referenced by $(y) is not terminal"
+    );
 }
 
 #[test]
 fn inputs_are_ordered_by_index_then_position_and_terminals_by_index() {
-    let p = parse("a [type=memo value=1 index=2] b [type=memo value=2] c [type=memo value=3 index=1]\nm [type=sum]\na -> m; b -> m; c -> m\nz [type=any index=0] y [type=any]");
+    let p = parse(
+        "a [type=memo value=1 index=2] b [type=memo value=2] c [type=memo value=3 index=1]\nm [type=sum]\na -> m; b -> m; c -> m\nz [type=any index=0] y [type=any]",
+    );
     let (_, m) = p.task("m").unwrap();
     let order: Vec<&str> = m.inputs.iter().map(|&i| p.tasks[i].name.as_str()).collect();
     assert_eq!(order, ["b", "c", "a"]);
-    let terminals: Vec<&str> = p.terminals().iter().map(|&i| p.tasks[i].name.as_str()).collect();
+    let terminals: Vec<&str> = p
+        .terminals()
+        .iter()
+        .map(|&i| p.tasks[i].name.as_str())
+        .collect();
     assert_eq!(terminals, ["m", "y", "z"]);
 }
 
 #[test]
 fn implicit_edges_follow_the_reference_pattern() {
-    let p = parse("a [type=memo value=1]\nb [type=memo value=\"x $( a.b.0 ) y\"]\nc [type=memo value=\"$(my-task) $(c) $(jobSpec.name)\"]");
+    let p = parse(
+        "a [type=memo value=1]\nb [type=memo value=\"x $( a.b.0 ) y\"]\nc [type=memo value=\"$(my-task) $(c) $(jobSpec.name)\"]",
+    );
     assert_eq!(p.task("b").unwrap().1.implicit_deps, [0]);
     let (_, c) = p.task("c").unwrap();
-    assert!(c.implicit_deps.is_empty(), "self references, dashes and run variables make no edge");
+    assert!(
+        c.implicit_deps.is_empty(),
+        "self references, dashes and run variables make no edge"
+    );
 }
 
 #[test]
 fn errors_are_positioned_and_say_what_was_expected() {
     let cases: &[(&str, (u32, u32), &str)] = &[
         ("a [type=any]\na -> b", (2, 6), "edge to undeclared task b"),
-        ("a [type=any]\na -> a", (2, 6), "self edge a -> a is not allowed"),
-        ("a [type=any]\n  a [type=any]", (2, 3), "duplicate declaration of task a"),
+        (
+            "a [type=any]\na -> a",
+            (2, 6),
+            "self edge a -> a is not allowed",
+        ),
+        (
+            "a [type=any]\n  a [type=any]",
+            (2, 3),
+            "duplicate declaration of task a",
+        ),
         ("input [type=any]", (1, 1), "'input' is a reserved keyword"),
-        ("jobRun [type=any]", (1, 1), "'jobRun' is a reserved keyword"),
-        ("x [type=ethtx]", (1, 9), "unknown task type \"ethtx\" for task x (expected one of any, "),
+        (
+            "jobRun [type=any]",
+            (1, 1),
+            "'jobRun' is a reserved keyword",
+        ),
+        (
+            "x [type=ethtx]",
+            (1, 9),
+            "unknown task type \"ethtx\" for task x (expected one of any, ",
+        ),
         ("x [value=1]", (1, 1), "task x has no type attribute"),
-        ("x [type=multiply tiems=2]", (1, 18), "unknown attribute \"tiems\" for multiply task x (known: input, times, index, timeout"),
-        ("x [type=multiply times=1 Times=2]", (1, 26), "attribute times given twice"),
-        ("x [type=any timeout=10s]", (1, 21), "bare value 10s is not a DOT number or name: quote it (\"10s\")"),
-        ("x [type=any timeout=\"10\"]", (1, 21), "task x: invalid timeout \"10\": missing unit"),
-        ("x [type=any retries=\"-1\"]", (1, 21), "task x: invalid retries"),
-        ("x [type=any index=\"-1\"]", (1, 19), "result sorting indexes should start with 0"),
-        ("x [type=any failEarly=maybe]", (1, 23), "task x: invalid failEarly"),
-        ("x [type=any index=1]\ny [type=any index=1]", (2, 19), "duplicate sorting indexes detected"),
-        ("a [type=memo value=\"$(b)\"]\nb [type=memo value=\"$(a)\"]", (1, 20), "cycle detected: a -> b -> a"),
-        ("a [type=any] b [type=any]\na -> b -> a", (2, 11), "cycle detected: a -> b -> a"),
-        ("x [type=any", (1, 12), "expected an attribute name or ], found end of text"),
-        ("x [type any]", (1, 9), "expected = after attribute type, found \"any\""),
+        (
+            "x [type=multiply tiems=2]",
+            (1, 18),
+            "unknown attribute \"tiems\" for multiply task x (known: input, times, index, timeout",
+        ),
+        (
+            "x [type=multiply times=1 Times=2]",
+            (1, 26),
+            "attribute times given twice",
+        ),
+        (
+            "x [type=any timeout=10s]",
+            (1, 21),
+            "bare value 10s is not a DOT number or name: quote it (\"10s\")",
+        ),
+        (
+            "x [type=any timeout=\"10\"]",
+            (1, 21),
+            "task x: invalid timeout \"10\": missing unit",
+        ),
+        (
+            "x [type=any retries=\"-1\"]",
+            (1, 21),
+            "task x: invalid retries",
+        ),
+        (
+            "x [type=any index=\"-1\"]",
+            (1, 19),
+            "result sorting indexes should start with 0",
+        ),
+        (
+            "x [type=any failEarly=maybe]",
+            (1, 23),
+            "task x: invalid failEarly",
+        ),
+        (
+            "x [type=any index=1]\ny [type=any index=1]",
+            (2, 19),
+            "duplicate sorting indexes detected",
+        ),
+        (
+            "a [type=memo value=\"$(b)\"]\nb [type=memo value=\"$(a)\"]",
+            (1, 20),
+            "cycle detected: a -> b -> a",
+        ),
+        (
+            "a [type=any] b [type=any]\na -> b -> a",
+            (2, 11),
+            "cycle detected: a -> b -> a",
+        ),
+        (
+            "x [type=any",
+            (1, 12),
+            "expected an attribute name or ], found end of text",
+        ),
+        (
+            "x [type any]",
+            (1, 9),
+            "expected = after attribute type, found \"any\"",
+        ),
         ("x [type=]", (1, 9), "expected a value after =, found \"]\""),
-        ("x [type=any] ]", (1, 14), "expected a task name, an edge, or a statement, found \"]\""),
+        (
+            "x [type=any] ]",
+            (1, 14),
+            "expected a task name, an edge, or a statement, found \"]\"",
+        ),
         ("x [type=\"any]", (1, 9), "unterminated quoted string"),
         ("x [type=<any]", (1, 9), "unterminated <…> value"),
         ("x [type=any] /* open", (1, 14), "unterminated /* comment"),
         ("x [type=any] @", (1, 14), "unexpected character '@'"),
-        ("digraph { x [type=any] } y", (1, 26), "expected nothing after the graph's closing }"),
-        ("digraph { x [type=any]", (1, 23), "expected } to close the block, found end of text"),
-        ("x [type=any] node", (1, 18), "expected [ after node/edge/graph"),
-        ("a -> ", (1, 6), "expected a task name or { after the edge operator"),
+        (
+            "digraph { x [type=any] } y",
+            (1, 26),
+            "expected nothing after the graph's closing }",
+        ),
+        (
+            "digraph { x [type=any]",
+            (1, 23),
+            "expected } to close the block, found end of text",
+        ),
+        (
+            "x [type=any] node",
+            (1, 18),
+            "expected [ after node/edge/graph",
+        ),
+        (
+            "a -> ",
+            (1, 6),
+            "expected a task name or { after the edge operator",
+        ),
         ("a", (1, 1), "task a has no attributes"),
         ("   \n\t ", (1, 1), "empty pipeline"),
         ("// only\n# comments\n/* here */", (1, 1), "empty pipeline"),
         ("digraph {}", (1, 1), "empty pipeline"),
         ("node [a=b]", (1, 1), "empty pipeline"),
         ("x [type=any]\nµ -> x", (2, 1), "edge to undeclared task µ"),
-        ("x [type=any] é [type=any]\n\tz -> é", (2, 2), "edge to undeclared task z"),
+        (
+            "x [type=any] é [type=any]\n\tz -> é",
+            (2, 2),
+            "edge to undeclared task z",
+        ),
     ];
     for (dot, (line, column), message) in cases {
         let (l, c, m) = error(dot);
-        assert!(m.contains(message), "{dot:?}: message {m:?} lacks {message:?}");
+        assert!(
+            m.contains(message),
+            "{dot:?}: message {m:?} lacks {message:?}"
+        );
         assert_eq!((l, c), (*line, *column), "{dot:?}: {m}");
     }
 }

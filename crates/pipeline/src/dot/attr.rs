@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn html_brackets_are_stripped_once_when_flat() {
         assert_eq!(decode_value(Kind::Html, "<{\"a\": 1}>"), "{\"a\": 1}");
-        assert_eq!(decode_value(Kind::Html, "<\n {\"a\":\n 1}\n>"), "\n {\"a\":\n 1}\n");
+        assert_eq!(
+            decode_value(Kind::Html, "<\n {\"a\":\n 1}\n>"),
+            "\n {\"a\":\n 1}\n"
+        );
         assert_eq!(decode_value(Kind::Html, "<a<b>c>"), "<a<b>c>");
         assert_eq!(decode_value(Kind::Html, "<>"), "<>");
         // A quoted value that unescapes to `<X>` loses its brackets too.

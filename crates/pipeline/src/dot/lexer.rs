@@ -75,7 +75,11 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, DotError> {
     while i < bytes.len() {
         let start = i;
         let c = bytes[i];
-        let single = |kind| Token { kind, start, end: start + 1 };
+        let single = |kind| Token {
+            kind,
+            start,
+            end: start + 1,
+        };
         match c {
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             b'#' => i = line_end(src, i),
@@ -101,33 +105,57 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, DotError> {
                 i += 1;
             }
             b'-' if matches!(bytes.get(i + 1), Some(b'>' | b'-')) => {
-                tokens.push(Token { kind: Kind::EdgeOp, start, end: start + 2 });
+                tokens.push(Token {
+                    kind: Kind::EdgeOp,
+                    start,
+                    end: start + 2,
+                });
                 i += 2;
             }
             b'-' | b'.' | b'0'..=b'9' => {
                 i = numeral_end(src, i)?;
-                tokens.push(Token { kind: Kind::Numeral, start, end: i });
+                tokens.push(Token {
+                    kind: Kind::Numeral,
+                    start,
+                    end: i,
+                });
             }
             b'"' => {
                 i = quoted_end(src, i)?;
-                tokens.push(Token { kind: Kind::Quoted, start, end: i });
+                tokens.push(Token {
+                    kind: Kind::Quoted,
+                    start,
+                    end: i,
+                });
             }
             b'<' => {
                 i = html_end(src, i)?;
-                tokens.push(Token { kind: Kind::Html, start, end: i });
+                tokens.push(Token {
+                    kind: Kind::Html,
+                    start,
+                    end: i,
+                });
             }
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('\0');
                 if !is_word_char(ch) {
                     return Err(DotError::new(
                         start,
-                        format!("unexpected character {ch:?} (expected a name, a value, or one of {{ }} [ ] = ; , -> --)"),
+                        format!(
+                            "unexpected character {ch:?} (expected a name, a value, or one of {{ }} [ ] = ; , -> --)"
+                        ),
                     ));
                 }
-                let len = src[i..].find(|c: char| !is_word_char(c)).unwrap_or(src.len() - i);
+                let len = src[i..]
+                    .find(|c: char| !is_word_char(c))
+                    .unwrap_or(src.len() - i);
                 i += len;
                 let kind = keyword(&src[start..i]).map_or(Kind::Word, Kind::Keyword);
-                tokens.push(Token { kind, start, end: i });
+                tokens.push(Token {
+                    kind,
+                    start,
+                    end: i,
+                });
             }
         }
     }
@@ -139,7 +167,10 @@ fn line_end(src: &str, from: usize) -> usize {
 }
 
 fn digits(bytes: &[u8], from: usize) -> usize {
-    bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count()
+    bytes[from..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
 }
 
 fn numeral_end(src: &str, start: usize) -> Result<usize, DotError> {
@@ -169,7 +200,9 @@ fn numeral_end(src: &str, start: usize) -> Result<usize, DotError> {
     if let Some(next) = src[i..].chars().next()
         && (is_word_char(next) || next == '.')
     {
-        let rest_len = src[i..].find(|c: char| !is_word_char(c) && c != '.').unwrap_or(src.len() - i);
+        let rest_len = src[i..]
+            .find(|c: char| !is_word_char(c) && c != '.')
+            .unwrap_or(src.len() - i);
         let text = &src[start..i + rest_len];
         return Err(DotError::new(
             start,
@@ -189,7 +222,10 @@ fn quoted_end(src: &str, start: usize) -> Result<usize, DotError> {
             _ => i += 1,
         }
     }
-    Err(DotError::new(start, "unterminated quoted string (expected a closing \")"))
+    Err(DotError::new(
+        start,
+        "unterminated quoted string (expected a closing \")",
+    ))
 }
 
 fn html_end(src: &str, start: usize) -> Result<usize, DotError> {
@@ -206,7 +242,10 @@ fn html_end(src: &str, start: usize) -> Result<usize, DotError> {
             _ => {}
         }
     }
-    Err(DotError::new(start, "unterminated <…> value (expected a closing >)"))
+    Err(DotError::new(
+        start,
+        "unterminated <…> value (expected a closing >)",
+    ))
 }
 
 #[cfg(test)]
@@ -225,7 +264,9 @@ mod tests {
     fn cuts_every_token_form() {
         use Kind::*;
         assert_eq!(
-            kinds("a_1 [x=-5 y=.5 z=5. w=1e18 v=\"q\\\"\" u=<a<b>c>];} -> -- : , # c\n// c\n/* c */ Node"),
+            kinds(
+                "a_1 [x=-5 y=.5 z=5. w=1e18 v=\"q\\\"\" u=<a<b>c>];} -> -- : , # c\n// c\n/* c */ Node"
+            ),
             vec![
                 (Word, "a_1"),
                 (LBracket, "["),
@@ -264,7 +305,13 @@ mod tests {
 
     #[test]
     fn positions_lexical_errors() {
-        assert_eq!(tokenize("a [x=\"abc").map(|_| ()), Err(DotError::new(5, "unterminated quoted string (expected a closing \")")));
+        assert_eq!(
+            tokenize("a [x=\"abc").map(|_| ()),
+            Err(DotError::new(
+                5,
+                "unterminated quoted string (expected a closing \")"
+            ))
+        );
         assert_eq!(tokenize("x <a<b>").map_err(|e| e.offset), Err(2));
         assert_eq!(tokenize("/* open").map_err(|e| e.offset), Err(0));
         assert_eq!(tokenize("t=10s").map_err(|e| e.offset), Err(2));

@@ -84,7 +84,9 @@ impl Parser<'_> {
 
     /// Offset of the current token, or the end of the text.
     fn here(&self) -> usize {
-        self.tokens.get(self.pos).map_or(self.src.len(), |t| t.start)
+        self.tokens
+            .get(self.pos)
+            .map_or(self.src.len(), |t| t.start)
     }
 
     fn unexpected(&self, expected: &str) -> DotError {
@@ -110,7 +112,8 @@ impl Parser<'_> {
             Some(Kind::Keyword(Keyword::Strict | Keyword::Digraph)) => true,
             Some(Kind::Keyword(Keyword::Graph)) => {
                 self.peek_kind(1) == Some(Kind::LBrace)
-                    || (self.peek_kind(1).is_some_and(Kind::is_id) && self.peek_kind(2) == Some(Kind::LBrace))
+                    || (self.peek_kind(1).is_some_and(Kind::is_id)
+                        && self.peek_kind(2) == Some(Kind::LBrace))
             }
             _ => false,
         };
@@ -196,7 +199,10 @@ impl Parser<'_> {
     fn declare(&mut self, node: usize, at: usize, attrs: Vec<RawAttr>) -> Result<(), DotError> {
         let entry = &mut self.graph.nodes[node];
         if entry.declared_at.is_some() {
-            return Err(DotError::new(at, format!("duplicate declaration of task {}", entry.name)));
+            return Err(DotError::new(
+                at,
+                format!("duplicate declaration of task {}", entry.name),
+            ));
         }
         entry.declared_at = Some(at);
         entry.attrs = attrs;
@@ -217,7 +223,9 @@ impl Parser<'_> {
                     Some(k) if k.is_id() => {
                         let key = self.value("an attribute name")?;
                         if self.peek_kind(0) != Some(Kind::Equals) {
-                            return Err(self.unexpected(&format!("= after attribute {}", self.text(key))));
+                            return Err(
+                                self.unexpected(&format!("= after attribute {}", self.text(key)))
+                            );
                         }
                         self.next();
                         let value = self.value("a value after =")?;
@@ -314,7 +322,10 @@ impl Parser<'_> {
                 for &to in &right {
                     if from == to {
                         let name = &self.graph.nodes[to].name;
-                        return Err(DotError::new(at, format!("self edge {name} -> {name} is not allowed")));
+                        return Err(DotError::new(
+                            at,
+                            format!("self edge {name} -> {name} is not allowed"),
+                        ));
                     }
                     if self.edge_set.insert((from, to)) {
                         self.graph.edges.push(RawEdge { from, to, at });

@@ -109,14 +109,28 @@ impl<'a> Parse<'a> {
             if !KNOWN_KEYS.contains(&key.get_ref().as_ref()) {
                 return Err(self.err(
                     key.span().start,
-                    format!("unknown key {:?} (known keys: {})", key.get_ref(), KNOWN_KEYS.join(", ")),
+                    format!(
+                        "unknown key {:?} (known keys: {})",
+                        key.get_ref(),
+                        KNOWN_KEYS.join(", ")
+                    ),
                 ));
             }
         }
-        let find = |name: &str| entries.iter().find(|(k, _)| k.get_ref() == name).map(|(_, v)| *v);
+        let find = |name: &str| {
+            entries
+                .iter()
+                .find(|(k, _)| k.get_ref() == name)
+                .map(|(_, v)| *v)
+        };
 
         let job_type = match find("type") {
-            None => return Err(self.err(0, "missing key type (expected type = \"webhook\" or type = \"cron\")")),
+            None => {
+                return Err(self.err(
+                    0,
+                    "missing key type (expected type = \"webhook\" or type = \"cron\")",
+                ));
+            }
             Some(v) => match self.string(v, "type")? {
                 "webhook" => JobType::Webhook,
                 "cron" => JobType::Cron,
@@ -129,15 +143,27 @@ impl<'a> Parse<'a> {
             },
         };
         match find("schemaVersion") {
-            None => return Err(self.err(0, "invalid schema version: schemaVersion is missing (expected schemaVersion = 1)")),
+            None => {
+                return Err(self.err(
+                    0,
+                    "invalid schema version: schemaVersion is missing (expected schemaVersion = 1)",
+                ));
+            }
             Some(v) => {
                 let ok = matches!(v.get_ref(), DeValue::Integer(i) if i.radix() == 10 && i.as_str().trim_start_matches('+') == "1");
                 if !ok {
-                    return Err(self.err(v.span().start, "invalid schema version (expected schemaVersion = 1)"));
+                    return Err(self.err(
+                        v.span().start,
+                        "invalid schema version (expected schemaVersion = 1)",
+                    ));
                 }
             }
         }
-        let name = find("name").map(|v| self.string(v, "name")).transpose()?.unwrap_or("").to_owned();
+        let name = find("name")
+            .map(|v| self.string(v, "name"))
+            .transpose()?
+            .unwrap_or("")
+            .to_owned();
         let external_job_id = find("externalJobID")
             .map(|v| {
                 let s = self.string(v, "externalJobID")?;
@@ -152,35 +178,53 @@ impl<'a> Parse<'a> {
         let max_task_duration = find("maxTaskDuration")
             .map(|v| {
                 let s = self.string(v, "maxTaskDuration")?;
-                parse_duration(s).map_err(|e| self.err(v.span().start, format!("maxTaskDuration: {e}")))
+                parse_duration(s)
+                    .map_err(|e| self.err(v.span().start, format!("maxTaskDuration: {e}")))
             })
             .transpose()?
             .filter(|d| !d.is_zero());
         for key in IGNORED_KEYS {
             if *key == "evmChainID" && job_type == JobType::Webhook && find(key).is_some() {
-                return Err(self.err(self.key_start(&entries, key), "evmChainID is only for cron jobs"));
+                return Err(self.err(
+                    self.key_start(&entries, key),
+                    "evmChainID is only for cron jobs",
+                ));
             }
         }
         let external_initiators = match find("externalInitiators") {
             Some(v) if job_type == JobType::Cron => {
-                return Err(self.err(v.span().start, "externalInitiators is only for webhook jobs"));
+                return Err(self.err(
+                    v.span().start,
+                    "externalInitiators is only for webhook jobs",
+                ));
             }
             Some(v) => self.initiators(v)?,
             None => Vec::new(),
         };
         let Some(source) = find("observationSource") else {
-            return Err(self.err(0, "pipeline spec not specified (expected observationSource = \"\"\"…\"\"\")"));
+            return Err(self.err(
+                0,
+                "pipeline spec not specified (expected observationSource = \"\"\"…\"\"\")",
+            ));
         };
         let observation_source = self.string(source, "observationSource")?.to_owned();
         let pipeline = self.pipeline(source, &observation_source)?;
         if let Some(at) = self.text.find("<{}>") {
-            return Err(self.err(at, "'<{}>' syntax is not supported. Please use \"{}\" instead"));
+            return Err(self.err(
+                at,
+                "'<{}>' syntax is not supported. Please use \"{}\" instead",
+            ));
         }
         let schedule = match (job_type, find("schedule")) {
             (JobType::Cron, None) => {
-                return Err(self.err(0, "cron job needs a schedule (expected schedule = \"CRON_TZ=UTC 0 */5 * * * *\")"));
+                return Err(self.err(
+                    0,
+                    "cron job needs a schedule (expected schedule = \"CRON_TZ=UTC 0 */5 * * * *\")",
+                ));
             }
-            (JobType::Webhook, Some(v)) => return Err(self.err(v.span().start, "schedule is only for cron jobs")),
+            (JobType::Webhook, Some(v)) => {
+                return Err(self.err(v.span().start, "schedule is only for cron jobs"));
+            }
             (JobType::Webhook, None) => None,
             (JobType::Cron, Some(v)) => {
                 let s = self.string(v, "schedule")?;
@@ -201,13 +245,19 @@ impl<'a> Parse<'a> {
     }
 
     fn key_start(&self, entries: &[Entry<'_>], key: &str) -> usize {
-        entries.iter().find(|(k, _)| k.get_ref() == key).map_or(0, |(k, _)| k.span().start)
+        entries
+            .iter()
+            .find(|(k, _)| k.get_ref() == key)
+            .map_or(0, |(k, _)| k.span().start)
     }
 
     fn string<'v>(&self, v: &'v Spanned<DeValue<'_>>, key: &str) -> Result<&'v str, SpecError> {
         match v.get_ref() {
             DeValue::String(s) => Ok(s.as_ref()),
-            other => Err(self.err(v.span().start, format!("{key} must be a string, found {}", other.type_str()))),
+            other => Err(self.err(
+                v.span().start,
+                format!("{key} must be a string, found {}", other.type_str()),
+            )),
         }
     }
 
@@ -229,7 +279,10 @@ impl<'a> Parse<'a> {
                     "spec" => {
                         let s = self.string(val, "externalInitiators spec")?;
                         serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
-                            self.err(val.span().start, format!("externalInitiators spec is not JSON: {e}"))
+                            self.err(
+                                val.span().start,
+                                format!("externalInitiators spec is not JSON: {e}"),
+                            )
                         })?;
                         spec = Some(s.to_owned());
                     }
@@ -241,7 +294,9 @@ impl<'a> Parse<'a> {
                     }
                 }
             }
-            let name = name.filter(|n| !n.is_empty()).ok_or_else(|| self.err(item.span().start, "externalInitiators entry needs a name"))?;
+            let name = name.filter(|n| !n.is_empty()).ok_or_else(|| {
+                self.err(item.span().start, "externalInitiators entry needs a name")
+            })?;
             out.push(ExternalInitiator {
                 name,
                 spec: spec.unwrap_or_default(),
@@ -264,7 +319,11 @@ impl<'a> Parse<'a> {
         let decoded = v.get_ref().as_str().unwrap_or("");
         let offsets = match toml_str::decode_with_offsets(raw) {
             Some((text, offsets)) if text == decoded => offsets,
-            _ => vec![if raw.starts_with("\"\"\"") || raw.starts_with("'''") { 3 } else { 1 }],
+            _ => vec![if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+                3
+            } else {
+                1
+            }],
         };
         let base = span.start;
         move |offset: usize| base + offsets.get(offset).or(offsets.last()).copied().unwrap_or(0)

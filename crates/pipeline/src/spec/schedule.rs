@@ -37,8 +37,18 @@ fn err(offset: usize, message: impl Into<String>) -> ScheduleError {
     }
 }
 
-const DESCRIPTORS: &[&str] = &["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
-const MONTHS: &[&str] = &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const DESCRIPTORS: &[&str] = &[
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+const MONTHS: &[&str] = &[
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 pub(crate) fn parse_schedule(text: &str) -> Result<Schedule, ScheduleError> {
@@ -59,7 +69,12 @@ pub(crate) fn parse_schedule(text: &str) -> Result<Schedule, ScheduleError> {
     };
     let zone = &after[..space];
     if zone != "Local" && chrono_tz::Tz::from_str(zone).is_err() {
-        return Err(err(8, format!("unknown time zone {zone:?} (expected an IANA zone such as UTC or Europe/Berlin)")));
+        return Err(err(
+            8,
+            format!(
+                "unknown time zone {zone:?} (expected an IANA zone such as UTC or Europe/Berlin)"
+            ),
+        ));
     }
     let rest_at = 8 + space;
     let expression = text[rest_at..].trim();
@@ -69,7 +84,13 @@ pub(crate) fn parse_schedule(text: &str) -> Result<Schedule, ScheduleError> {
     }
     if expression.starts_with('@') {
         if !DESCRIPTORS.contains(&expression) {
-            return Err(err(expr_at, format!("unknown descriptor {expression:?} (expected one of {})", DESCRIPTORS.join(", "))));
+            return Err(err(
+                expr_at,
+                format!(
+                    "unknown descriptor {expression:?} (expected one of {})",
+                    DESCRIPTORS.join(", ")
+                ),
+            ));
         }
     } else {
         check_fields(expression, expr_at)?;
@@ -101,15 +122,26 @@ fn check_fields(expression: &str, at: usize) -> Result<(), ScheduleError> {
             let upper = atom.to_ascii_uppercase();
             let ok = match atom {
                 "*" | "?" => true,
-                _ if atom.bytes().all(|b| b.is_ascii_digit()) && !atom.is_empty() => n != 5 || atom.parse::<u8>().is_ok_and(|d| d <= 6),
-                _ => (n == 4 && MONTHS.contains(&upper.as_str())) || (n == 5 && DAYS.contains(&upper.as_str())),
+                _ if atom.bytes().all(|b| b.is_ascii_digit()) && !atom.is_empty() => {
+                    n != 5 || atom.parse::<u8>().is_ok_and(|d| d <= 6)
+                }
+                _ => {
+                    (n == 4 && MONTHS.contains(&upper.as_str()))
+                        || (n == 5 && DAYS.contains(&upper.as_str()))
+                }
             };
             if !ok {
-                return Err(err(at, format!("invalid cron field {field:?} (field {} of 6)", n + 1)));
+                return Err(err(
+                    at,
+                    format!("invalid cron field {field:?} (field {} of 6)", n + 1),
+                ));
             }
         }
     }
-    let parser = CronParser::builder().seconds(Seconds::Required).year(Year::Disallowed).build();
+    let parser = CronParser::builder()
+        .seconds(Seconds::Required)
+        .year(Year::Disallowed)
+        .build();
     parser
         .parse(expression)
         .map(|_| ())
@@ -135,7 +167,10 @@ mod tests {
     fn accepts_reference_forms() {
         assert_eq!(
             ok("CRON_TZ=UTC 0 */5 * * * *"),
-            Schedule::Cron { zone: "UTC".into(), expression: "0 */5 * * * *".into() }
+            Schedule::Cron {
+                zone: "UTC".into(),
+                expression: "0 */5 * * * *".into()
+            }
         );
         ok("CRON_TZ=Europe/Berlin 0 0 9-17/2 ? JAN-mar,dec MON-fri");
         ok("CRON_TZ=UTC @hourly");
@@ -143,7 +178,10 @@ mod tests {
         assert_eq!(ok("@every 10s"), Schedule::Every(Duration::from_secs(10)));
         assert_eq!(ok("@every 1500ms"), Schedule::Every(Duration::from_secs(1)));
         assert_eq!(ok("@every 0"), Schedule::Every(Duration::from_secs(1)));
-        assert_eq!(ok("CRON_TZ=UTC @every 1m"), Schedule::Every(Duration::from_secs(60)));
+        assert_eq!(
+            ok("CRON_TZ=UTC @every 1m"),
+            Schedule::Every(Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -154,11 +192,19 @@ mod tests {
         assert_eq!(refused("CRON_TZ=Mars/Base 0 * * * * *").0, 8);
         let (at, msg) = refused("CRON_TZ=UTC 0 * * * *");
         assert_eq!((at, msg.contains("found 5")), (12, true));
-        assert!(refused("CRON_TZ=UTC 61 * * * * *").1.contains("invalid cron schedule"));
+        assert!(
+            refused("CRON_TZ=UTC 61 * * * * *")
+                .1
+                .contains("invalid cron schedule")
+        );
         assert!(refused("CRON_TZ=UTC 0 0 0 L * *").1.contains("field 4"));
         assert!(refused("CRON_TZ=UTC 0 0 0 * * 7").1.contains("field 6"));
         assert!(refused("CRON_TZ=UTC 0 0 0 * * 5#2").1.contains("field 6"));
-        assert!(refused("CRON_TZ=UTC @fortnightly").1.contains("unknown descriptor"));
+        assert!(
+            refused("CRON_TZ=UTC @fortnightly")
+                .1
+                .contains("unknown descriptor")
+        );
         assert_eq!(refused("@every 10").0, 7);
         assert!(refused("@every -1s").1.contains("negative"));
         assert!(refused("@hourly").1.contains("CRON_TZ"));
@@ -171,7 +217,17 @@ mod odd_inputs {
 
     #[test]
     fn degenerate_steps_and_ranges_do_not_panic() {
-        for text in ["CRON_TZ=UTC */0 * * * * *", "CRON_TZ=UTC 5-1 * * * * *", "CRON_TZ=UTC 0/0 * * * * *", "CRON_TZ=UTC - * * * * *", "CRON_TZ=UTC , * * * * *", "CRON_TZ=UTC 1-2-3 * * * * *", "CRON_TZ=UTC 99999999999999999999 * * * * *", "CRON_TZ=  ", "CRON_TZ= 0 * * * * *"] {
+        for text in [
+            "CRON_TZ=UTC */0 * * * * *",
+            "CRON_TZ=UTC 5-1 * * * * *",
+            "CRON_TZ=UTC 0/0 * * * * *",
+            "CRON_TZ=UTC - * * * * *",
+            "CRON_TZ=UTC , * * * * *",
+            "CRON_TZ=UTC 1-2-3 * * * * *",
+            "CRON_TZ=UTC 99999999999999999999 * * * * *",
+            "CRON_TZ=  ",
+            "CRON_TZ= 0 * * * * *",
+        ] {
             let _ = parse_schedule(text);
         }
         assert!(parse_schedule("CRON_TZ=UTC */0 * * * * *").is_err());

@@ -71,7 +71,10 @@ pub(crate) fn decode_with_offsets(raw: &str) -> Option<(String, Vec<usize>)> {
             }
             ' ' | '\t' | '\r' | '\n' if multi => {
                 // Line-ending backslash: drop all whitespace up to the next other character.
-                while chars.peek().is_some_and(|&(_, w)| matches!(w, ' ' | '\t' | '\r' | '\n')) {
+                while chars
+                    .peek()
+                    .is_some_and(|&(_, w)| matches!(w, ' ' | '\t' | '\r' | '\n'))
+                {
                     chars.next();
                 }
                 continue;
