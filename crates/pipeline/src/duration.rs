@@ -14,7 +14,12 @@ pub enum DurationError {
     MissingUnit(String),
     /// A unit Go does not know, such as `10d`.
     #[error("unknown unit {unit:?} in duration {text:?} (units: ns, us, ms, s, m, h)")]
-    UnknownUnit { unit: String, text: String },
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+        /// The whole duration text.
+        text: String,
+    },
     /// Beyond Go's range (about 292 years).
     #[error("duration {0:?} is out of range")]
     Overflow(String),

@@ -150,12 +150,9 @@ impl<'a> Parse<'a> {
                 ));
             }
             Some(v) => {
-                let ok = matches!(v.get_ref(), DeValue::Integer(i) if i.radix() == 10 && i.as_str().trim_start_matches('+') == "1");
-                if !ok {
-                    return Err(self.err(
-                        v.span().start,
-                        "invalid schema version (expected schemaVersion = 1)",
-                    ));
+                let one = matches!(v.get_ref(), DeValue::Integer(i) if i64::from_str_radix(i.as_str(), i.radix()) == Ok(1));
+                if !one {
+                    return Err(self.err(v.span().start, "invalid schema version (expected schemaVersion = 1)"));
                 }
             }
         }
@@ -334,5 +331,20 @@ impl Location {
     /// The location of byte `offset` in `text`.
     pub fn of_offset(text: &str, offset: usize) -> Location {
         LineIndex::new(text).locate(offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_files_keep_exact_positions() {
+        let text = "type = \"webhook\"\r\nschemaVersion = 0x1\r\nobservationSource = \"\"\"\r\na [type=any]\r\n  a -> b\r\n\"\"\"\r\n";
+        let e = JobSpec::parse(text).unwrap_err();
+        assert_eq!((e.line, e.column, e.message.as_str()), (5, 8, "edge to undeclared task b"));
+        let text = "type = \"webhook\"\r\nschemaVersion = 1\r\nobservationSource = \"\"\"\r\na [type=any] \\\r\n  b [type=any]\r\n  a -> c\r\n\"\"\"\r\n";
+        let e = JobSpec::parse(text).unwrap_err();
+        assert_eq!((e.line, e.column), (6, 8));
     }
 }
