@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 use uuid::Uuid;
 
 use crate::duration::parse_duration;
-use crate::error::{LineIndex, Location, SpecError};
+use crate::error::{LineIndex, SpecError};
 use crate::graph::{Pipeline, parse_mapped};
 pub use schedule::Schedule;
 
@@ -152,7 +152,10 @@ impl<'a> Parse<'a> {
             Some(v) => {
                 let one = matches!(v.get_ref(), DeValue::Integer(i) if i64::from_str_radix(i.as_str(), i.radix()) == Ok(1));
                 if !one {
-                    return Err(self.err(v.span().start, "invalid schema version (expected schemaVersion = 1)"));
+                    return Err(self.err(
+                        v.span().start,
+                        "invalid schema version (expected schemaVersion = 1)",
+                    ));
                 }
             }
         }
@@ -327,13 +330,6 @@ impl<'a> Parse<'a> {
     }
 }
 
-impl Location {
-    /// The location of byte `offset` in `text`.
-    pub fn of_offset(text: &str, offset: usize) -> Location {
-        LineIndex::new(text).locate(offset)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,7 +338,10 @@ mod tests {
     fn crlf_files_keep_exact_positions() {
         let text = "type = \"webhook\"\r\nschemaVersion = 0x1\r\nobservationSource = \"\"\"\r\na [type=any]\r\n  a -> b\r\n\"\"\"\r\n";
         let e = JobSpec::parse(text).unwrap_err();
-        assert_eq!((e.line, e.column, e.message.as_str()), (5, 8, "edge to undeclared task b"));
+        assert_eq!(
+            (e.line, e.column, e.message.as_str()),
+            (5, 8, "edge to undeclared task b")
+        );
         let text = "type = \"webhook\"\r\nschemaVersion = 1\r\nobservationSource = \"\"\"\r\na [type=any] \\\r\n  b [type=any]\r\n  a -> c\r\n\"\"\"\r\n";
         let e = JobSpec::parse(text).unwrap_err();
         assert_eq!((e.line, e.column), (6, 8));
