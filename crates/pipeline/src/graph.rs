@@ -5,11 +5,14 @@ use std::collections::HashMap;
 
 use crate::common::CommonAttrs;
 use crate::dot::parser::{self, RawGraph, RawNode};
+use crate::dot::refs::var_refs;
 use crate::error::{LineIndex, Location, SpecError};
 use crate::task_type::{COMMON_ATTRIBUTES, TaskType};
 
 /// Task names that would shadow the run's own variables.
 const RESERVED_NAMES: &[&str] = &["input", "jobSpec", "jobRun"];
+/// Roots of `$(…)` that name no task but are defined when a run starts.
+const RUN_VARIABLES: &[&str] = &["input", "jobSpec", "jobRun"];
 
 /// A checked pipeline: tasks in topological order (§2.5), so a task's position in
 /// [`Pipeline::tasks`] is its topological position and every index below refers to it.
@@ -113,7 +116,7 @@ pub(crate) fn parse_mapped(
             "empty pipeline: observationSource has only comments, no tasks".into(),
         ));
     }
-    build(raw, locate, &at)
+    build(dot, raw, locate, &at)
 }
 
 struct Decoded {
@@ -126,7 +129,7 @@ struct Decoded {
 type Locate<'a> = &'a dyn Fn(usize) -> Location;
 type At<'a> = &'a dyn Fn(usize, String) -> SpecError;
 
-fn build(raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, SpecError> {
+fn build(dot: &str, raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, SpecError> {
     let by_name: HashMap<&str, usize> = raw
         .nodes
         .iter()
@@ -150,12 +153,21 @@ fn build(raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pipeline, Spec
     let mut implicit = vec![Vec::new(); n];
     for (to, node) in raw.nodes.iter().enumerate() {
         for a in &node.attrs {
-            for name in variable_roots(&a.value) {
-                if let Some(&from) = by_name.get(name)
-                    && from != to
-                    && !succ[from].iter().any(|&(s, _)| s == to)
-                {
-                    succ[from].push((to, a.value_start));
+            let raw_value = dot.get(a.value_start..a.value_end).unwrap_or("");
+            for r in var_refs(&a.value) {
+                // The match as written, when escapes did not change it (they rarely can).
+                let offset = a.value_start + raw_value.find(r.text).unwrap_or(0);
+                let Some(&from) = by_name.get(r.root) else {
+                    if !RUN_VARIABLES.contains(&r.root) && !a.key.eq_ignore_ascii_case("tags") {
+                        return Err(at(
+                            offset,
+                            format!("unknown variable {}: no task named {:?} (expected a task name, jobSpec or jobRun)", r.text, r.root),
+                        ));
+                    }
+                    continue;
+                };
+                if from != to && !succ[from].iter().any(|&(s, _)| s == to) {
+                    succ[from].push((to, offset));
                     implicit[to].push(from);
                 }
             }
@@ -344,36 +356,6 @@ fn check_indexes(decoded: &[Decoded], at: At<'_>) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// Names of tasks referenced by `$( path )` in `text` (the part of the path before the first
-/// `.`), per the reference's pattern `\$\(\s*([a-zA-Z0-9_\.]+)\s*\)`.
-pub(crate) fn variable_roots(text: &str) -> Vec<&str> {
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
-    let is_path = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
-    let bytes = text.as_bytes();
-    let mut roots = Vec::new();
-    let mut from = 0;
-    while let Some(found) = text[from..].find("$(") {
-        let mut i = from + found + 2;
-        from = i;
-        while i < bytes.len() && is_space(bytes[i]) {
-            i += 1;
-        }
-        let start = i;
-        while i < bytes.len() && is_path(bytes[i]) {
-            i += 1;
-        }
-        let end = i;
-        while i < bytes.len() && is_space(bytes[i]) {
-            i += 1;
-        }
-        if end > start && bytes.get(i) == Some(&b')') {
-            let path = &text[start..end];
-            roots.push(path.split('.').next().unwrap_or(path));
-        }
-    }
-    roots
-}
-
 /// A cycle as node numbers (first node repeated at the end) and the offset of the edge that
 /// closes it, if the graph has one.
 fn find_cycle(succ: &[Vec<(usize, usize)>]) -> Option<(Vec<usize>, usize)> {
@@ -456,19 +438,6 @@ fn topological_order(succ: &[Vec<(usize, usize)>]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variable_roots_follow_the_reference_pattern() {
-        assert_eq!(
-            variable_roots("$(a) $( b.c.0 ) x$(d)y"),
-            vec!["a", "b", "d"]
-        );
-        assert_eq!(
-            variable_roots("$(my-task) $() $(a b) $(x"),
-            Vec::<&str>::new()
-        );
-        assert_eq!(variable_roots("$(.x)"), vec![""]);
-    }
 
     #[test]
     fn cycle_is_named_in_order() {

@@ -270,6 +270,8 @@ fn implicit_edges_follow_the_reference_pattern() {
         c.implicit_deps.is_empty(),
         "self references, dashes and run variables make no edge"
     );
+    // Free-text tags may mention anything; run variables are known without a task.
+    parse("t [type=any tags=\"$(nope)\"]\nu [type=memo value=<[$(jobRun.meta), $(jobSpec.name), $(jobRun.requestBody.a.0)]>]");
 }
 
 #[test]
@@ -340,8 +342,18 @@ fn errors_are_positioned_and_say_what_was_expected() {
         ),
         (
             "a [type=memo value=\"$(b)\"]\nb [type=memo value=\"$(a)\"]",
-            (1, 20),
+            (1, 21),
             "cycle detected: a -> b -> a",
+        ),
+        (
+            "a [type=memo value=\"x $(fetc.data) y\"]",
+            (1, 23),
+            "unknown variable $(fetc.data): no task named \"fetc\"",
+        ),
+        (
+            "a [type=memo value=<{\"k\":\n  $( b )}>]",
+            (2, 3),
+            "unknown variable $( b ): no task named \"b\"",
         ),
         (
             "a [type=any] b [type=any]\na -> b -> a",

@@ -2,6 +2,7 @@
 //! (§2.1–2.4 of the pipeline spec). [`crate::graph`] turns the result into a [`crate::Pipeline`].
 
 mod attr;
+pub(crate) mod refs;
 pub(crate) mod lexer;
 pub(crate) mod parser;
 

@@ -14,6 +14,7 @@ pub(crate) struct RawAttr {
     pub key_start: usize,
     pub value: String,
     pub value_start: usize,
+    pub value_end: usize,
 }
 
 /// A task name as first mentioned; `attrs` is `None` until a node statement declares it.
@@ -234,6 +235,7 @@ impl Parser<'_> {
                             key_start: key.start,
                             value: decode_value(value.kind, self.text(value)),
                             value_start: value.start,
+                            value_end: value.end,
                         });
                         if matches!(self.peek_kind(0), Some(Kind::Comma | Kind::Semicolon)) {
                             self.next();
