@@ -161,7 +161,10 @@ fn build(dot: &str, raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pip
                     if !RUN_VARIABLES.contains(&r.root) && !a.key.eq_ignore_ascii_case("tags") {
                         return Err(at(
                             offset,
-                            format!("unknown variable {}: no task named {:?} (expected a task name, jobSpec or jobRun)", r.text, r.root),
+                            format!(
+                                "unknown variable {}: no task named {:?} (expected a task name, jobSpec or jobRun)",
+                                r.text, r.root
+                            ),
                         ));
                     }
                     continue;
@@ -330,6 +333,8 @@ fn decode_task(
                 decoded.index_at = a.value_start;
             }
         } else {
+            crate::literals::check(task_type, canonical, &a.value)
+                .map_err(|why| at(a.value_start, format!("task {name}: {why}")))?;
             let attr = Attr {
                 key: canonical.to_owned(),
                 value: a.value.clone(),

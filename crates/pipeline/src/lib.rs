@@ -40,6 +40,7 @@ mod dot;
 pub mod duration;
 mod error;
 pub mod graph;
+mod literals;
 pub mod spec;
 mod task_type;
 

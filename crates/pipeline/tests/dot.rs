@@ -52,32 +52,32 @@ fetch -> parse -> scale
 #[test]
 fn every_attribute_form_decodes_as_the_reference_does() {
     let p = parse(concat!(
-        "t [type=memo value=bare]\n",
+        "t [type=lowercase input=bare]\n",
         "n [type=multiply times=-1.5 input=.5]\n",
         "e [type=multiply times=1e18 input=2.5E-3]\n",
         "q [type=lowercase input=\"a\\\"b\\\\c\\n\\t\\u00e9\\x41\\101\"]\n",
-        "h [type=memo value=<{\"a\": [1, 2]}>]\n",
-        "qh [type=memo value=\"<{\\\"a\\\": 1}>\"]\n",
+        "h [type=lowercase input=<{\"a\": [1, 2]}>]\n",
+        "qh [type=lowercase input=\"<{\\\"a\\\": 1}>\"]\n",
         "bad [type=lowercase input=\"\\d\"]\n",
-        "nested [type=memo value=<<b>x</b>>]\n",
-        "spaced [type=memo value=\"  <x>  \"]\n",
+        "nested [type=lowercase input=<<b>x</b>>]\n",
+        "spaced [type=lowercase input=\"  <x>  \"]\n",
         "cont [type=lowercase input=\"ab\\\ncd\"]\n",
         "u [type=lowercase input=héllo]\n",
         "multi [type=lowercase input=\"line1\nline2\"]\n",
     ));
-    assert_eq!(value(&p, "t", "value"), "bare");
+    assert_eq!(value(&p, "t", "input"), "bare");
     assert_eq!(value(&p, "n", "times"), "-1.5");
     assert_eq!(value(&p, "n", "input"), ".5");
     assert_eq!(value(&p, "e", "times"), "1e18");
     assert_eq!(value(&p, "e", "input"), "2.5E-3");
     assert_eq!(value(&p, "q", "input"), "a\"b\\c\n\téAA");
-    assert_eq!(value(&p, "h", "value"), r#"{"a": [1, 2]}"#);
+    assert_eq!(value(&p, "h", "input"), r#"{"a": [1, 2]}"#);
     // Quirk: a quoted `"<…>"` keeps its quotes and is not unescaped.
-    assert_eq!(value(&p, "qh", "value"), r#""<{\"a\": 1}>""#);
+    assert_eq!(value(&p, "qh", "input"), r#""<{\"a\": 1}>""#);
     // Quirk: an escape Go does not know keeps the value verbatim, quotes included.
     assert_eq!(value(&p, "bad", "input"), r#""\d""#);
-    assert_eq!(value(&p, "nested", "value"), "<<b>x</b>>");
-    assert_eq!(value(&p, "spaced", "value"), "x");
+    assert_eq!(value(&p, "nested", "input"), "<<b>x</b>>");
+    assert_eq!(value(&p, "spaced", "input"), "x");
     assert_eq!(value(&p, "cont", "input"), "abcd");
     assert_eq!(value(&p, "u", "input"), "héllo");
     // Quirk: a raw newline inside quotes cannot be unquoted by Go: kept verbatim.
@@ -271,7 +271,9 @@ fn implicit_edges_follow_the_reference_pattern() {
         "self references, dashes and run variables make no edge"
     );
     // Free-text tags may mention anything; run variables are known without a task.
-    parse("t [type=any tags=\"$(nope)\"]\nu [type=memo value=<[$(jobRun.meta), $(jobSpec.name), $(jobRun.requestBody.a.0)]>]");
+    parse(
+        "t [type=any tags=\"$(nope)\"]\nu [type=memo value=<[$(jobRun.meta), $(jobSpec.name), $(jobRun.requestBody.a.0)]>]",
+    );
 }
 
 #[test]
@@ -334,6 +336,21 @@ fn errors_are_positioned_and_say_what_was_expected() {
             "x [type=any failEarly=maybe]",
             (1, 23),
             "task x: invalid failEarly",
+        ),
+        (
+            "x [type=multiply times=abc]",
+            (1, 24),
+            "task x: times: \"abc\": expected a decimal number",
+        ),
+        (
+            "x [type=memo value=hi]",
+            (1, 20),
+            "task x: value: \"hi\": expected a JSON value",
+        ),
+        (
+            "x [type=bridge name=b cacheTTL=\"5\"]",
+            (1, 32),
+            "task x: cacheTTL: \"5\": expected a Go duration",
         ),
         (
             "x [type=any index=1]\ny [type=any index=1]",

@@ -133,9 +133,11 @@ fn dot_errors_are_counted_from_the_file() {
     );
     // Basic single-line string with escapes before the error: exact through the escapes.
     assert_error(
-        &format!("{HEAD}observationSource = \"a [type=memo value=\\\"\\u00e9\\\"]\\nb -> a\"\n"),
+        &format!(
+            "{HEAD}observationSource = \"a [type=lowercase input=\\\"\\u00e9\\\"]\\nb -> a\"\n"
+        ),
         3,
-        54,
+        59,
         "edge to undeclared task b",
     );
     // Multi-line basic string with a line-ending backslash.

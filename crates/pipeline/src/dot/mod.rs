@@ -2,9 +2,9 @@
 //! (§2.1–2.4 of the pipeline spec). [`crate::graph`] turns the result into a [`crate::Pipeline`].
 
 mod attr;
-pub(crate) mod refs;
 pub(crate) mod lexer;
 pub(crate) mod parser;
+pub(crate) mod refs;
 
 /// An error at a byte offset of the DOT text (mapped to the file by the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
