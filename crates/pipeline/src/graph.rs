@@ -121,7 +121,7 @@ pub(crate) fn parse_mapped(
 
 struct Decoded {
     task_type: TaskType,
-    attrs: Vec<(Attr, usize)>,
+    attrs: Vec<Attr>,
     common: CommonAttrs,
     index_at: usize,
 }
@@ -192,40 +192,32 @@ fn build(dot: &str, raw: RawGraph, locate: Locate<'_>, at: At<'_>) -> Result<Pip
         position[node] = pos;
     }
 
-    let mut decoded: Vec<Option<Decoded>> = decoded.into_iter().map(Some).collect();
+    // Inputs are ordered by the upstream `index` (unset −1 first), then position.
+    let input_key = |u: usize| (decoded[u].common.index, position[u]);
+    let to_positions = |nodes: &[usize]| -> Vec<usize> {
+        let mut v: Vec<usize> = nodes.iter().map(|&u| position[u]).collect();
+        v.sort_unstable();
+        v
+    };
     let mut tasks = Vec::with_capacity(n);
     for &node in &order {
-        let Some(d) = decoded[node].take() else {
-            continue;
-        };
         let raw_node = &raw.nodes[node];
-        let mut inputs: Vec<usize> = explicit[node].iter().map(|&u| position[u]).collect();
-        let mut implicit_deps: Vec<usize> = implicit[node].iter().map(|&u| position[u]).collect();
-        let mut dependents: Vec<usize> = succ[node].iter().map(|&(s, _)| position[s]).collect();
-        implicit_deps.sort_unstable();
-        dependents.sort_unstable();
-        inputs.sort_unstable();
-        tasks.push((raw_node, d, inputs, implicit_deps, dependents));
+        let mut inputs = explicit[node].clone();
+        inputs.sort_by_key(|&u| input_key(u));
+        let dependents: Vec<usize> = succ[node].iter().map(|&(s, _)| s).collect();
+        let d = &decoded[node];
+        tasks.push(Task {
+            name: raw_node.name.clone(),
+            at: locate(raw_node.declared_at.unwrap_or(raw_node.first_mention)),
+            task_type: d.task_type,
+            attrs: d.attrs.clone(),
+            common: d.common.clone(),
+            inputs: inputs.into_iter().map(|u| position[u]).collect(),
+            implicit_deps: to_positions(&implicit[node]),
+            dependents: to_positions(&dependents),
+        });
     }
-    let indexes: Vec<i32> = tasks.iter().map(|t| t.1.common.index).collect();
-    Ok(Pipeline {
-        tasks: tasks
-            .into_iter()
-            .map(|(raw_node, d, mut inputs, implicit_deps, dependents)| {
-                inputs.sort_by_key(|&u| (indexes[u], u));
-                Task {
-                    name: raw_node.name.clone(),
-                    at: locate(raw_node.declared_at.unwrap_or(raw_node.first_mention)),
-                    task_type: d.task_type,
-                    attrs: d.attrs.into_iter().map(|(a, _)| a).collect(),
-                    common: d.common,
-                    inputs,
-                    implicit_deps,
-                    dependents,
-                }
-            })
-            .collect(),
-    })
+    Ok(Pipeline { tasks })
 }
 
 fn decode_task(
@@ -340,7 +332,7 @@ fn decode_task(
                 value: a.value.clone(),
                 at: locate(a.value_start),
             };
-            decoded.attrs.push((attr, a.value_start));
+            decoded.attrs.push(attr);
         }
     }
     Ok(decoded)
