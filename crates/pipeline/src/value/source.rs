@@ -40,7 +40,9 @@ pub struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    /// `inputs` are the explicit-edge inputs in order (§3.6), failed ones as error markers.
+    /// `attrs` are the task's attributes after DOT value decoding (§2.4: `<…>` already
+    /// stripped); `inputs` are the explicit-edge inputs in order (§3.6), failed ones as error
+    /// markers.
     pub fn new(attrs: &'a BTreeMap<String, String>, vars: &'a Vars, inputs: &'a [Value]) -> Self {
         Self {
             attrs,
