@@ -11,14 +11,46 @@ use offchain_pipeline::value::{Decimal, Resolver, Value, Vars};
 use proptest::prelude::*;
 
 fn decimal() -> impl Strategy<Value = Decimal> {
-    (any::<i128>(), -40i64..40).prop_map(|(m, e)| Decimal::new(BigInt::from(m), e).expect("small exponent"))
+    (any::<i128>(), -40i64..40)
+        .prop_map(|(m, e)| Decimal::new(BigInt::from(m), e).expect("small exponent"))
 }
 
 const INTERESTING: &[&str] = &[
-    "", " ", "0", "1", "-2.5", "1e18", "1e99999", "-1e-99999", "0.1", "abc", "0x", "0xff", "0xzz",
-    "true", "false", "null", "{\"a\":1}", "[1,2]", "[$(x), $(y)]", "{\"k\": $(x)}", "$(x)", "$(y)",
-    "$(x.a)", "$(x.0)", "$(nope)", "$(x)$(y)", "\"$(x)\"", "a,b", "99999", "-99999", "2147483648",
-    "aGVsbG8=", "[", "{\"a\":", "\u{130}ß",
+    "",
+    " ",
+    "0",
+    "1",
+    "-2.5",
+    "1e18",
+    "1e99999",
+    "-1e-99999",
+    "0.1",
+    "abc",
+    "0x",
+    "0xff",
+    "0xzz",
+    "true",
+    "false",
+    "null",
+    "{\"a\":1}",
+    "[1,2]",
+    "[$(x), $(y)]",
+    "{\"k\": $(x)}",
+    "$(x)",
+    "$(y)",
+    "$(x.a)",
+    "$(x.0)",
+    "$(nope)",
+    "$(x)$(y)",
+    "\"$(x)\"",
+    "a,b",
+    "99999",
+    "-99999",
+    "2147483648",
+    "aGVsbG8=",
+    "[",
+    "{\"a\":",
+    "\u{130}ß",
 ];
 
 fn text() -> impl Strategy<Value = String> {

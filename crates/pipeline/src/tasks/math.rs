@@ -91,11 +91,17 @@ mod tests {
     #[test]
     fn multiply_is_exact() {
         let m = |p: &[(&str, &str)], i: &[Value]| text(call(multiply, p, i).unwrap());
-        assert_eq!(m(&[("input", "12345.678"), ("times", "1e18")], &[]), "12345678000000000000000");
+        assert_eq!(
+            m(&[("input", "12345.678"), ("times", "1e18")], &[]),
+            "12345678000000000000000"
+        );
         assert_eq!(m(&[("times", "100")], &[Value::Float(0.1)]), "10");
         assert_eq!(m(&[("times", "$(dec)")], &[Value::string("-4")]), "-10");
         assert_eq!(
-            m(&[("times", "1e18")], &[Value::BigInt("18446744073709551615".parse().unwrap())]),
+            m(
+                &[("times", "1e18")],
+                &[Value::BigInt("18446744073709551615".parse().unwrap())]
+            ),
             "18446744073709551615000000000000000000"
         );
         assert_eq!(
@@ -103,7 +109,9 @@ mod tests {
             "times: parameter is empty"
         );
         assert_eq!(
-            call(multiply, &[("input", "abc"), ("times", "x")], &[]).unwrap_err().0,
+            call(multiply, &[("input", "abc"), ("times", "x")], &[])
+                .unwrap_err()
+                .0,
             "input: can't convert abc to decimal: bad input for task\n\
              times: can't convert x to decimal: bad input for task"
         );
@@ -112,11 +120,15 @@ mod tests {
             "input: index out of range"
         );
         assert_eq!(
-            call(multiply, &[("input", "1e99999"), ("times", "1e99999")], &[]).unwrap_err().0,
+            call(multiply, &[("input", "1e99999"), ("times", "1e99999")], &[])
+                .unwrap_err()
+                .0,
             "multiply overflow"
         );
         assert_eq!(
-            call(multiply, &[("times", "2")], &[Value::Null]).unwrap_err().0,
+            call(multiply, &[("times", "2")], &[Value::Null])
+                .unwrap_err()
+                .0,
             "input: type <nil> cannot be converted to decimal.Decimal: bad input for task"
         );
     }
@@ -124,26 +136,45 @@ mod tests {
     #[test]
     fn divide_rounds() {
         let d = |p: &[(&str, &str)]| text(call(divide, p, &[]).unwrap());
-        assert_eq!(d(&[("input", "12345.67"), ("divisor", "1e18")]), "0.0000000000000123");
+        assert_eq!(
+            d(&[("input", "12345.67"), ("divisor", "1e18")]),
+            "0.0000000000000123"
+        );
         assert_eq!(
             d(&[("input", "200"), ("divisor", "6"), ("precision", "18")]),
             "33.333333333333333333"
         );
         assert_eq!(
-            d(&[("input", "12345.67"), ("divisor", "1000"), ("precision", "-1")]),
+            d(&[
+                ("input", "12345.67"),
+                ("divisor", "1000"),
+                ("precision", "-1")
+            ]),
             "10"
         );
-        assert_eq!(d(&[("input", "-2"), ("divisor", "3")]), "-0.6666666666666667");
-        assert_eq!(d(&[("input", "1"), ("divisor", "3"), ("precision", "")]), "0.3333333333333333");
         assert_eq!(
-            call(divide, &[("input", "1"), ("divisor", "0")], &[]).unwrap_err().0,
+            d(&[("input", "-2"), ("divisor", "3")]),
+            "-0.6666666666666667"
+        );
+        assert_eq!(
+            d(&[("input", "1"), ("divisor", "3"), ("precision", "")]),
+            "0.3333333333333333"
+        );
+        assert_eq!(
+            call(divide, &[("input", "1"), ("divisor", "0")], &[])
+                .unwrap_err()
+                .0,
             "divide by zero"
         );
         assert!(
-            call(divide, &[("input", "1"), ("divisor", "2"), ("precision", " 2")], &[])
-                .unwrap_err()
-                .0
-                .starts_with("precision: ")
+            call(
+                divide,
+                &[("input", "1"), ("divisor", "2"), ("precision", " 2")],
+                &[]
+            )
+            .unwrap_err()
+            .0
+            .starts_with("precision: ")
         );
         assert_eq!(
             text(call(divide, &[("divisor", "2")], &[Value::Int(5), Value::Int(7)]).unwrap()),
@@ -156,8 +187,14 @@ mod tests {
     fn less_than() {
         let lt = |p: &[(&str, &str)], i: &[Value]| call(super::less_than, p, i).unwrap();
         assert_eq!(lt(&[("left", "1"), ("right", "2")], &[]), Value::Bool(true));
-        assert_eq!(lt(&[("right", "2")], &[Value::string("2.0")]), Value::Bool(false));
-        assert_eq!(lt(&[("left", "-1e30"), ("right", "$(dec)")], &[]), Value::Bool(true));
+        assert_eq!(
+            lt(&[("right", "2")], &[Value::string("2.0")]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            lt(&[("left", "-1e30"), ("right", "$(dec)")], &[]),
+            Value::Bool(true)
+        );
         assert_eq!(
             call(super::less_than, &[("left", "1")], &[]).unwrap_err().0,
             "right: parameter is empty"

@@ -6,7 +6,7 @@
 //! says, failed ones as [`Value::Error`] markers), and calls [`PureTask::run`]. Error texts
 //! are the reference's.
 //!
-//! - [`parse`]: `jsonparse`;
+//! - [`parse`]: the `jsonparse` task;
 //! - [`math`]: `multiply`, `divide`, `lessthan`;
 //! - [`aggregate`]: `sum`, `mean`, `median`, `mode`, `any`;
 //! - [`text`]: `length`, `lowercase`, `uppercase`, `hexencode`, `hexdecode`, `base64encode`,

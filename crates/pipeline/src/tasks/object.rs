@@ -13,7 +13,10 @@ pub fn lookup(r: &Resolver<'_>) -> Result<Value, TaskError> {
     };
     match &r.inputs()[0] {
         Value::Map(map) => Ok(map.get(&key).cloned().unwrap_or(Value::Null)),
-        other => Err(TaskError(format!("unexpected input type: {}", other.go_type()))),
+        other => Err(TaskError(format!(
+            "unexpected input type: {}",
+            other.go_type()
+        ))),
     }
 }
 
@@ -32,7 +35,10 @@ pub fn merge(r: &Resolver<'_>) -> Result<Value, TaskError> {
     at_most_one_input(r)?;
     let side = |name: &str, label: &str, sources: &[Source]| {
         let value = required(r, name, sources).map_err(|e| {
-            TaskError(format!("{label}: {}", e.0.strip_prefix(&format!("{name}: ")).unwrap_or(&e.0)))
+            TaskError(format!(
+                "{label}: {}",
+                e.0.strip_prefix(&format!("{name}: ")).unwrap_or(&e.0)
+            ))
         })?;
         to_map(&value)
             .map(Option::unwrap_or_default)
@@ -55,9 +61,9 @@ pub fn memo(r: &Resolver<'_>) -> Result<Value, TaskError> {
 
 fn memo_of(value: Value) -> Result<Value, TaskError> {
     Ok(match value {
-        Value::Int(_) | Value::BigInt(_) | Value::Float(_) => Value::Decimal(
-            to_decimal(&value).map_err(|e| TaskError(format!("value: {e}")))?,
-        ),
+        Value::Int(_) | Value::BigInt(_) | Value::Float(_) => {
+            Value::Decimal(to_decimal(&value).map_err(|e| TaskError(format!("value: {e}")))?)
+        }
         Value::Bytes(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
         Value::Uuid(u) => Value::String(u.hyphenated().to_string()),
         Value::Memo(inner) => *inner,

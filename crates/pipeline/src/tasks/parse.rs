@@ -52,7 +52,10 @@ fn path_segments(value: Value, separator: &str) -> Result<Vec<String>, TaskError
                 Ok(text.split(separator).map(str::to_owned).collect())
             }
         }
-        other => Err(bad(&format!("expected string or list, got {}", other.go_type()))),
+        other => Err(bad(&format!(
+            "expected string or list, got {}",
+            other.go_type()
+        ))),
     }
 }
 
@@ -136,8 +139,11 @@ mod tests {
         assert_eq!(run(&[("path", "data,nil")], &input).unwrap(), Value::Null);
         assert!(matches!(run(&[], &input).unwrap(), Value::Map(_)));
         assert_eq!(
-            run(&[("path", "a::b"), ("separator", "::")], &[Value::string(r#"{"a":{"b":true}}"#)])
-                .unwrap(),
+            run(
+                &[("path", "a::b"), ("separator", "::")],
+                &[Value::string(r#"{"a":{"b":true}}"#)]
+            )
+            .unwrap(),
             Value::Bool(true)
         );
     }
@@ -149,18 +155,33 @@ mod tests {
             run(&[("path", "a,5")], &input).unwrap_err().0,
             r#"could not resolve path ["a","5"] in {"a": [1]}: keypath not found"#
         );
-        assert_eq!(run(&[("path", "a,5"), ("lax", "true")], &input).unwrap(), Value::Null);
         assert_eq!(
-            run(&[("path", "a,99999999999999999999"), ("lax", "true")], &input).unwrap(),
+            run(&[("path", "a,5"), ("lax", "true")], &input).unwrap(),
             Value::Null
         );
-        assert_eq!(run(&[("path", "zz"), ("lax", "true")], &input).unwrap(), Value::Null);
+        assert_eq!(
+            run(
+                &[("path", "a,99999999999999999999"), ("lax", "true")],
+                &input
+            )
+            .unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            run(&[("path", "zz"), ("lax", "true")], &input).unwrap(),
+            Value::Null
+        );
         assert!(run(&[("path", "zz,y"), ("lax", "true")], &input).is_err());
         assert_eq!(
             run(&[("path", "a,x")], &input).unwrap_err().0,
             "JSONParse task error: x is not a valid array index"
         );
-        assert!(run(&[("path", "a,0,b")], &input).unwrap_err().0.ends_with("keypath not found"));
+        assert!(
+            run(&[("path", "a,0,b")], &input)
+                .unwrap_err()
+                .0
+                .ends_with("keypath not found")
+        );
     }
 
     #[test]
@@ -182,7 +203,9 @@ mod tests {
             "invalid character 'b' looking for beginning of object key string"
         );
         assert_eq!(
-            run(&[], &[Value::string("1"), Value::string("2")]).unwrap_err().0,
+            run(&[], &[Value::string("1"), Value::string("2")])
+                .unwrap_err()
+                .0,
             "task inputs: min: 0 max: 1 (got 2): wrong number of task inputs"
         );
         assert_eq!(
@@ -194,7 +217,9 @@ mod tests {
             Value::Int(1)
         );
         assert_eq!(
-            run(&[("path", "a"), ("lax", "maybe")], &[Value::string("{}")]).unwrap_err().0,
+            run(&[("path", "a"), ("lax", "maybe")], &[Value::string("{}")])
+                .unwrap_err()
+                .0,
             "lax: strconv.ParseBool: parsing \"maybe\": invalid syntax: bad input for task"
         );
     }

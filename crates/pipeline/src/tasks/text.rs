@@ -98,9 +98,12 @@ pub fn hex_decode(r: &Resolver<'_>) -> Result<Value, TaskError> {
     let Some(digits) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) else {
         return Err(TaskError::new("hex string must have prefix 0x"));
     };
-    hex::decode(digits)
-        .map(Value::Bytes)
-        .map_err(|e| TaskError(format!("failed to decode hex string: {}", go_hex_error(e, digits))))
+    hex::decode(digits).map(Value::Bytes).map_err(|e| {
+        TaskError(format!(
+            "failed to decode hex string: {}",
+            go_hex_error(e, digits)
+        ))
+    })
 }
 
 /// Go's `encoding/hex` error texts.
@@ -130,14 +133,17 @@ pub fn base64_decode(r: &Resolver<'_>) -> Result<Value, TaskError> {
     at_most_one_input(r)?;
     let text = required_as(r, "input", INPUT, to_string)?;
     let cleaned: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    STD_BASE64.decode(cleaned.as_bytes()).map(Value::Bytes).map_err(|e| {
-        let at = match e {
-            base64::DecodeError::InvalidByte(at, _)
-            | base64::DecodeError::InvalidLastSymbol(at, _) => at,
-            _ => cleaned.len(),
-        };
-        TaskError(format!(
-            "failed to decode base64 string: illegal base64 data at input byte {at}"
-        ))
-    })
+    STD_BASE64
+        .decode(cleaned.as_bytes())
+        .map(Value::Bytes)
+        .map_err(|e| {
+            let at = match e {
+                base64::DecodeError::InvalidByte(at, _)
+                | base64::DecodeError::InvalidLastSymbol(at, _) => at,
+                _ => cleaned.len(),
+            };
+            TaskError(format!(
+                "failed to decode base64 string: illegal base64 data at input byte {at}"
+            ))
+        })
 }

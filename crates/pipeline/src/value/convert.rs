@@ -48,7 +48,10 @@ pub fn to_bytes(value: &Value) -> Result<Vec<u8>, ConvertError> {
         Value::String(s) => Ok(string_bytes(s)),
         Value::Null => Ok(Vec::new()),
         Value::Memo(inner) if matches!(**inner, Value::String(_)) => to_bytes(inner),
-        other => Err(refuse(format!("expected array of bytes, got {}", other.go_type()))),
+        other => Err(refuse(format!(
+            "expected array of bytes, got {}",
+            other.go_type()
+        ))),
     }
 }
 
@@ -75,7 +78,9 @@ pub fn parse_bool(s: &str) -> Result<bool, ConvertError> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(refuse(format!("strconv.ParseBool: parsing {s:?}: invalid syntax"))),
+        _ => Err(refuse(format!(
+            "strconv.ParseBool: parsing {s:?}: invalid syntax"
+        ))),
     }
 }
 
@@ -171,7 +176,9 @@ pub fn to_precision(value: &Value) -> Result<Option<i32>, ConvertError> {
         Value::Int(i) => i32::try_from(*i).map(Some).map_err(|_| out_of_range()),
         Value::Decimal(_) | Value::BigInt(_) | Value::Float(_) => {
             let d = to_decimal(value)?;
-            let i = d.to_i64().ok_or_else(|| refuse(format!("precision {d} is not an integer")))?;
+            let i = d
+                .to_i64()
+                .ok_or_else(|| refuse(format!("precision {d} is not an integer")))?;
             i32::try_from(i).map(Some).map_err(|_| out_of_range())
         }
         other => Err(refuse(format!("expected int32, got {}", other.go_type()))),
@@ -184,7 +191,10 @@ mod tests {
 
     #[test]
     fn decimals() {
-        assert_eq!(to_decimal(&Value::string("1.5e1")).unwrap().to_string(), "15");
+        assert_eq!(
+            to_decimal(&Value::string("1.5e1")).unwrap().to_string(),
+            "15"
+        );
         assert_eq!(to_decimal(&Value::Float(0.1)).unwrap().to_string(), "0.1");
         assert_eq!(
             to_decimal(&Value::Memo(Box::new(Value::Decimal(17.into())))).unwrap(),

@@ -203,9 +203,15 @@ impl Decimal {
         // q = round(ma / mb × 10^shift) × 10^-precision
         let shift = i64::from(self.exponent) - i64::from(divisor.exponent) + i64::from(precision);
         let (numerator, denominator) = if shift >= 0 {
-            (&self.mantissa * pow10(shift as u32), divisor.mantissa.clone())
+            (
+                &self.mantissa * pow10(shift as u32),
+                divisor.mantissa.clone(),
+            )
         } else {
-            (self.mantissa.clone(), &divisor.mantissa * pow10(shift.unsigned_abs() as u32))
+            (
+                self.mantissa.clone(),
+                &divisor.mantissa * pow10(shift.unsigned_abs() as u32),
+            )
         };
         let negative = (numerator.sign() == Sign::Minus) != (denominator.sign() == Sign::Minus);
         let (n, d) = (numerator.abs(), denominator.abs());
@@ -298,7 +304,10 @@ impl fmt::Display for Decimal {
             let (i, fr) = digits.split_at(digits.len() - scale);
             (i.to_owned(), fr.to_owned())
         } else {
-            ("0".to_owned(), format!("{}{digits}", "0".repeat(scale - digits.len())))
+            (
+                "0".to_owned(),
+                format!("{}{digits}", "0".repeat(scale - digits.len())),
+            )
         };
         let frac_part = frac_part.trim_end_matches('0');
         if frac_part.is_empty() {
@@ -356,8 +365,23 @@ mod tests {
             assert_eq!(d(text).to_string(), shown, "{text}");
         }
         for bad in [
-            "", " 1", "1 ", "1_000", "0x10", "Inf", "NaN", "1..2", ".", "e5", "1e", "1e+", "--1",
-            "+-1", "1.2.3", "1e99999999999999", "1e200000",
+            "",
+            " 1",
+            "1 ",
+            "1_000",
+            "0x10",
+            "Inf",
+            "NaN",
+            "1..2",
+            ".",
+            "e5",
+            "1e",
+            "1e+",
+            "--1",
+            "+-1",
+            "1.2.3",
+            "1e99999999999999",
+            "1e200000",
         ] {
             assert_eq!(
                 Decimal::parse(bad).unwrap_err().to_string(),
@@ -378,15 +402,22 @@ mod tests {
 
     #[test]
     fn floats_use_shortest_text() {
-        let sum = Decimal::from_f64(0.1).unwrap().add(&Decimal::from_f64(0.2).unwrap());
+        let sum = Decimal::from_f64(0.1)
+            .unwrap()
+            .add(&Decimal::from_f64(0.2).unwrap());
         assert_eq!(sum.to_string(), "0.3");
-        assert_eq!(Decimal::from_f64(1e21).unwrap().to_string(), "1000000000000000000000");
+        assert_eq!(
+            Decimal::from_f64(1e21).unwrap().to_string(),
+            "1000000000000000000000"
+        );
         assert_eq!(
             Decimal::from_f64(f64::NAN).unwrap_err().to_string(),
             "invalid float NaN, cannot convert to decimal"
         );
         assert_eq!(
-            Decimal::from_f64(f64::NEG_INFINITY).unwrap_err().to_string(),
+            Decimal::from_f64(f64::NEG_INFINITY)
+                .unwrap_err()
+                .to_string(),
             "invalid float -Inf, cannot convert to decimal"
         );
     }

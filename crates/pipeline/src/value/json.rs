@@ -444,7 +444,10 @@ mod tests {
             "invalid character 'x' after top-level value"
         );
         assert_eq!(parse_first("  ", Numbers::Exact).unwrap_err().0, "EOF");
-        assert_eq!(parse_first("[1,", Numbers::Exact).unwrap_err().0, "unexpected EOF");
+        assert_eq!(
+            parse_first("[1,", Numbers::Exact).unwrap_err().0,
+            "unexpected EOF"
+        );
         assert_eq!(
             parse_whole("[1,", Numbers::Exact).unwrap_err().0,
             "unexpected end of JSON input"

@@ -66,10 +66,7 @@ fn write_value(out: &mut String, value: &Value, mode: Mode) -> Result<(), BodyEr
         Value::String(s) => write_string(out, s),
         Value::Bytes(b) => match mode {
             Mode::Stored => write_string(out, &format!("0x{}", hex::encode(b))),
-            Mode::Body => write_string(
-                out,
-                &base64::engine::general_purpose::STANDARD.encode(b),
-            ),
+            Mode::Body => write_string(out, &base64::engine::general_purpose::STANDARD.encode(b)),
         },
         Value::Uuid(u) => match mode {
             Mode::Stored => write_string(out, &format!("0x{}", hex::encode(u.as_bytes()))),
@@ -180,13 +177,21 @@ mod tests {
     #[test]
     fn stored_forms() {
         let mut map = Map::new();
-        map.insert("b".into(), Value::Decimal(Decimal::parse("9.65e21").unwrap()));
+        map.insert(
+            "b".into(),
+            Value::Decimal(Decimal::parse("9.65e21").unwrap()),
+        );
         map.insert("a".into(), Value::Bytes(vec![]));
         map.insert("c".into(), Value::string("<&>\u{1}"));
         map.insert("d".into(), Value::Memo(Box::new(Value::Decimal(17.into()))));
         map.insert(
             "e".into(),
-            Value::List(vec![Value::Int(-3), Value::Float(1e21), Value::Float(1e-7), Value::Null]),
+            Value::List(vec![
+                Value::Int(-3),
+                Value::Float(1e21),
+                Value::Float(1e-7),
+                Value::Null,
+            ]),
         );
         assert_eq!(
             to_json(&Value::Map(map)),
@@ -194,7 +199,10 @@ mod tests {
         );
         assert_eq!(to_json(&Value::Bytes(vec![0xab, 1])), r#""0xab01""#);
         let id = uuid::Uuid::from_u128(0x0123456789abcdef0123456789abcdef);
-        assert_eq!(to_json(&Value::Uuid(id)), r#""0x0123456789abcdef0123456789abcdef""#);
+        assert_eq!(
+            to_json(&Value::Uuid(id)),
+            r#""0x0123456789abcdef0123456789abcdef""#
+        );
     }
 
     #[test]

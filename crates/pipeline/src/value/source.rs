@@ -77,14 +77,14 @@ impl<'a> Resolver<'a> {
     /// The first source that is not absent; `Ok(None)` when all are absent.
     pub fn resolve(&self, name: &str, sources: &[Source]) -> Result<Option<Value>, SourceError> {
         for source in sources {
-            if let Some(value) = self.from_source(name, *source)? {
+            if let Some(value) = self.one_source(name, *source)? {
                 return Ok(Some(value));
             }
         }
         Ok(None)
     }
 
-    fn from_source(&self, name: &str, source: Source) -> Result<Option<Value>, SourceError> {
+    fn one_source(&self, name: &str, source: Source) -> Result<Option<Value>, SourceError> {
         let text = self.attr(name);
         match source {
             Source::V => text.map_or(Ok(None), |t| self.whole_variable(t)),
@@ -165,7 +165,10 @@ impl<'a> Resolver<'a> {
             out.push_str(&rest[..at]);
             match match_slot(&rest[at..]) {
                 Some((len, path)) => {
-                    let value = self.vars.get(path).map_err(|e| SourceError(e.to_string()))?;
+                    let value = self
+                        .vars
+                        .get(path)
+                        .map_err(|e| SourceError(e.to_string()))?;
                     out.push_str(&interpolation_text(value)?);
                     rest = &rest[at + len..];
                 }
@@ -221,7 +224,10 @@ mod tests {
         let inputs = [Value::Int(5)];
         let r = Resolver::new(&a, &vars, &inputs);
         let dec = Value::Decimal(Decimal::parse("1.5").unwrap());
-        assert_eq!(r.resolve("times", &[Source::V, Source::L]).unwrap(), Some(dec));
+        assert_eq!(
+            r.resolve("times", &[Source::V, Source::L]).unwrap(),
+            Some(dec)
+        );
         assert_eq!(
             r.resolve("lit", &[Source::V, Source::L]).unwrap(),
             Some(Value::string("10"))
@@ -230,12 +236,20 @@ mod tests {
             r.resolve("lit", &[Source::LRaw]).unwrap(),
             Some(Value::string("  10 "))
         );
-        assert_eq!(r.resolve("key", &[Source::L]).unwrap(), Some(Value::string("k")));
         assert_eq!(
-            r.resolve("missing", &[Source::V, Source::L, Source::I]).unwrap(),
+            r.resolve("key", &[Source::L]).unwrap(),
+            Some(Value::string("k"))
+        );
+        assert_eq!(
+            r.resolve("missing", &[Source::V, Source::L, Source::I])
+                .unwrap(),
             Some(Value::Int(5))
         );
-        assert_eq!(r.resolve("missing", &[Source::V, Source::J, Source::L]).unwrap(), None);
+        assert_eq!(
+            r.resolve("missing", &[Source::V, Source::J, Source::L])
+                .unwrap(),
+            None
+        );
         let none: [Value; 0] = [];
         let r = Resolver::new(&a, &vars, &none);
         assert_eq!(
@@ -283,9 +297,17 @@ mod tests {
         );
         assert_eq!(
             r.resolve("errs", &[Source::JWithErrors]).unwrap(),
-            Some(Value::List(vec![Value::Error("boom".into()), Value::Int(1)]))
+            Some(Value::List(vec![
+                Value::Error("boom".into()),
+                Value::Int(1)
+            ]))
         );
-        assert!(r.resolve("instr", &[Source::J]).unwrap_err().0.contains("$(a)"));
+        assert!(
+            r.resolve("instr", &[Source::J])
+                .unwrap_err()
+                .0
+                .contains("$(a)")
+        );
         assert_eq!(
             r.resolve("bare", &[Source::J]).unwrap_err().0,
             "while unmarshalling JSON: invalid character 'h' looking for beginning of value; \
@@ -302,7 +324,10 @@ mod tests {
             r.resolve("url", &[Source::V, Source::L]).unwrap(),
             Some(Value::string("http://h/x y/1.5?q=$(my-task)"))
         );
-        assert_eq!(r.interpolate("$(bad)").unwrap_err().0, "VarExpr: boom: too many errors");
+        assert_eq!(
+            r.interpolate("$(bad)").unwrap_err().0,
+            "VarExpr: boom: too many errors"
+        );
         assert_eq!(
             interpolation_text(&Value::List(vec![Value::Int(1)])).unwrap(),
             "[1]"

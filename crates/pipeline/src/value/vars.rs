@@ -97,7 +97,8 @@ impl Vars {
 
     /// Stores a failed task's error marker under its name.
     pub fn set_error(&mut self, task: &str, error: impl Into<String>) {
-        self.root.insert(task.to_owned(), Value::Error(error.into()));
+        self.root
+            .insert(task.to_owned(), Value::Error(error.into()));
     }
 
     /// `jobRun.meta`, when set (bridges send it when it is a map).
@@ -178,7 +179,10 @@ mod tests {
         let mut v = Vars::new();
         v.set_job_spec(7, uuid::Uuid::nil(), "job", None);
         v.set_webhook_run(r#"{"k": {"n": [10, 20]}}"#, Value::Null);
-        v.set_output("ds", parse_first(r#"{"a": [{"b": 1}], "s": "x"}"#, Numbers::Exact).unwrap());
+        v.set_output(
+            "ds",
+            parse_first(r#"{"a": [{"b": 1}], "s": "x"}"#, Numbers::Exact).unwrap(),
+        );
         v.set_error("bad", "boom");
         v
     }
@@ -223,7 +227,10 @@ mod tests {
         );
         for bad in ["ds.a.1", "ds.a.-1", "ds.a.x", "ds.a.+0"] {
             assert!(
-                v.get(bad).unwrap_err().to_string().ends_with("index out of range"),
+                v.get(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .ends_with("index out of range"),
                 "{bad}"
             );
         }
