@@ -479,7 +479,7 @@ fn base64_cases() {
     );
     assert_eq!(
         shown(run("base64decode", &[("input", "aGVsbG8")], &[])),
-        "ERR failed to decode base64 string: illegal base64 data at input byte 7"
+        "ERR failed to decode base64 string: illegal base64 data at input byte 4"
     );
     assert!(
         shown(run("base64decode", &[("input", "a*==")], &[]))

@@ -12,6 +12,36 @@
 //! - [`text`]: `length`, `lowercase`, `uppercase`, `hexencode`, `hexdecode`, `base64encode`,
 //!   `base64decode`;
 //! - [`object`]: `lookup`, `conditional`, `merge`, `memo`.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! use offchain_pipeline::tasks::{PureTask, StdRandom};
+//! use offchain_pipeline::value::render::to_json;
+//! use offchain_pipeline::value::{Resolver, Value, Vars};
+//!
+//! // ds1 [type=bridge ...] -> ds1_parse [type=jsonparse path="data,price"]
+//! //                       -> ds1_multiply [type=multiply times=1e18]
+//! let mut vars = Vars::new();
+//! let body = Value::string(r#"{"data": {"price": 12345.678}}"#);
+//! vars.set_output("ds1", body.clone());
+//!
+//! let parse = PureTask::from_type("jsonparse").unwrap();
+//! let attrs = BTreeMap::from([("path".to_owned(), "data,price".to_owned())]);
+//! let price = parse.run(&Resolver::new(&attrs, &vars, &[body]), &StdRandom).unwrap();
+//! vars.set_output("ds1_parse", price.clone());
+//!
+//! let attrs = BTreeMap::from([("times".to_owned(), "1e18".to_owned())]);
+//! let scaled = PureTask::Multiply
+//!     .run(&Resolver::new(&attrs, &vars, &[price]), &StdRandom)
+//!     .unwrap();
+//! assert_eq!(to_json(&scaled), r#""12345678000000000000000""#);
+//!
+//! // A failed input is an error marker; tasks that do not tolerate it say so.
+//! let failed = [Value::Error("boom".into())];
+//! let err = PureTask::Multiply.run(&Resolver::new(&attrs, &vars, &failed), &StdRandom);
+//! assert_eq!(err.unwrap_err().to_string(), "task inputs: too many errors");
+//! ```
 
 pub mod aggregate;
 pub mod math;

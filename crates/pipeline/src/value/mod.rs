@@ -7,6 +7,28 @@
 //! - [`convert`]: parameter conversions (§3.7);
 //! - [`vars`]: run variables and key paths (§3.4, §3.5);
 //! - [`source`]: the attribute sources V, J, L, I, IS and text interpolation (§3.6).
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! use offchain_pipeline::value::render::{to_body_json, to_json};
+//! use offchain_pipeline::value::{Decimal, Resolver, Source, Value, Vars};
+//!
+//! let mut vars = Vars::new();
+//! vars.set_webhook_run(r#"{"asset": "ETH"}"#, Value::Null);
+//! vars.set_output("price", Value::Decimal(Decimal::parse("3000.50").unwrap()));
+//!
+//! let attrs = BTreeMap::from([
+//!     ("requestData".to_owned(), r#"{"p": $(price), "a": "x"}"#.to_owned()),
+//!     ("url".to_owned(), "http://h/$(jobRun.requestBody.asset)".to_owned()),
+//! ]);
+//! let r = Resolver::new(&attrs, &vars, &[]);
+//! let data = r.resolve("requestData", &[Source::V, Source::J]).unwrap().unwrap();
+//! assert_eq!(to_json(&data), r#"{"a":"x","p":"3000.5"}"#);
+//! assert_eq!(to_body_json(&data).unwrap(), r#"{"a":"x","p":"3000.5"}"#);
+//! let url = r.resolve("url", &[Source::V, Source::L]).unwrap().unwrap();
+//! assert_eq!(url, Value::string("http://h/ETH"));
+//! ```
 
 pub mod convert;
 pub mod decimal;

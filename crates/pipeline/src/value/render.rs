@@ -113,6 +113,9 @@ fn write_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            // Go 1.22+ writes these two short forms too.
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
@@ -182,7 +185,7 @@ mod tests {
             Value::Decimal(Decimal::parse("9.65e21").unwrap()),
         );
         map.insert("a".into(), Value::Bytes(vec![]));
-        map.insert("c".into(), Value::string("<&>\u{1}"));
+        map.insert("c".into(), Value::string("<&>\u{1}\u{8}"));
         map.insert("d".into(), Value::Memo(Box::new(Value::Decimal(17.into()))));
         map.insert(
             "e".into(),
@@ -195,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             to_json(&Value::Map(map)),
-            r#"{"a":"0x","b":"9650000000000000000000","c":"\u003c\u0026\u003e\u0001","d":"17","e":[-3,1e+21,1e-7,null]}"#
+            r#"{"a":"0x","b":"9650000000000000000000","c":"\u003c\u0026\u003e\u0001\b","d":"17","e":[-3,1e+21,1e-7,null]}"#
         );
         assert_eq!(to_json(&Value::Bytes(vec![0xab, 1])), r#""0xab01""#);
         let id = uuid::Uuid::from_u128(0x0123456789abcdef0123456789abcdef);
