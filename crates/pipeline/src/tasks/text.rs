@@ -140,7 +140,8 @@ pub fn base64_decode(r: &Resolver<'_>) -> Result<Value, TaskError> {
             let at = match e {
                 base64::DecodeError::InvalidByte(at, _)
                 | base64::DecodeError::InvalidLastSymbol(at, _) => at,
-                _ => cleaned.len(),
+                // Go reports an incomplete last quantum at its start.
+                _ => cleaned.len() - cleaned.len() % 4,
             };
             TaskError(format!(
                 "failed to decode base64 string: illegal base64 data at input byte {at}"
