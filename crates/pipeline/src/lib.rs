@@ -1,5 +1,5 @@
 //! Pipelines as existing nodes run them: the job spec (TOML), the DOT task graph of its
-//! `observationSource`, and (in sibling modules) values, tasks and the runner.
+//! `observationSource`, the values tasks exchange and the pure tasks; the runner comes next.
 //!
 //! This crate does no I/O of its own. Parsing is pure: [`JobSpec::parse`] reads a whole
 //! spec file and [`Pipeline::parse`] a DOT text alone; every error is a [`SpecError`] with a
@@ -34,6 +34,11 @@
 //! project's extensions: an optional `digraph { … }` wrapper, bare numerals with an exponent
 //! (`times=1e18`), and refusals the reference lacks (unknown attributes and TOML keys,
 //! duplicate tasks, edges to undeclared tasks, the names `jobSpec`/`jobRun`, 5-field cron).
+//!
+//! [`value`] holds the values tasks exchange (exact decimals, JSON reading and rendering,
+//! run variables, how a task attribute gets its value: spec §3); [`tasks`] the pure tasks
+//! (`jsonparse`, `multiply`, `median`, …: spec §4) as functions over a task's attributes,
+//! the run variables and its inputs.
 
 mod common;
 mod dot;
@@ -43,6 +48,8 @@ pub mod graph;
 mod literals;
 pub mod spec;
 mod task_type;
+pub mod tasks;
+pub mod value;
 
 pub use common::CommonAttrs;
 pub use duration::{DurationError, parse_duration};
