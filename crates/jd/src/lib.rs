@@ -46,3 +46,4 @@ pub mod store;
 
 pub use service::limits::MAX_FILTER_VALUES;
 pub use service::{JobDistributor, OpenError, limits};
+pub use service::delivery::MAX_DELIVERY_IDS;
