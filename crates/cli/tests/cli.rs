@@ -1069,7 +1069,8 @@ fn serve_writes_json_logs_when_asked() {
 }
 
 /// A node's refusal, longer than the proposals table shows (60 characters).
-const NODE_ERROR: &str = "unsupported job type \"directrequest\": this node runs webhook and cron jobs only";
+const NODE_ERROR: &str =
+    "unsupported job type \"directrequest\": this node runs webhook and cron jobs only";
 
 impl Jd {
     /// Proposes [`SPEC`] to `node`, then records what a node link would: the node refused
@@ -1132,7 +1133,8 @@ async fn proposals_get_shows_the_nodes_error_and_refusal() {
     assert!(field("delivery").ends_with("FAILED"), "{out:#?}");
     assert!(field("delivery error").ends_with(NODE_ERROR), "{out:#?}");
     assert!(
-        field("node refusal").ends_with("RevokeJob refused at 2023-11-14T22:13:20Z: job is approved"),
+        field("node refusal")
+            .ends_with("RevokeJob refused at 2023-11-14T22:13:20Z: job is approved"),
         "{out:#?}"
     );
 
@@ -1148,7 +1150,10 @@ async fn proposals_get_shows_the_nodes_error_and_refusal() {
     );
     let delivery = &json["delivery"];
     assert_eq!(delivery["proposalId"], proposal.id.as_str());
-    assert_eq!(delivery["deliveryStatus"], "PROPOSAL_DELIVERY_STATUS_FAILED");
+    assert_eq!(
+        delivery["deliveryStatus"],
+        "PROPOSAL_DELIVERY_STATUS_FAILED"
+    );
     assert_eq!(delivery["deliveryError"], NODE_ERROR);
     assert_eq!(delivery["nodeRefusal"]["method"], "RevokeJob");
     assert_eq!(delivery["nodeRefusal"]["error"], "job is approved");
@@ -1182,7 +1187,10 @@ async fn proposals_list_shows_a_short_error_column_and_the_full_error_in_json() 
     let failed_row = row(&failed.id);
     assert!(failed_row.contains("FAILED"), "{out:#?}");
     let shown = &failed_row[error_col..];
-    assert!(NODE_ERROR.starts_with(shown.trim_end_matches('…')), "{shown}");
+    assert!(
+        NODE_ERROR.starts_with(shown.trim_end_matches('…')),
+        "{shown}"
+    );
     assert_eq!(shown.chars().count(), 60, "cut to 60 characters: {shown}");
     assert!(row(&fine.id).ends_with(" -"), "{out:#?}");
 
@@ -1191,7 +1199,10 @@ async fn proposals_list_shows_a_short_error_column_and_the_full_error_in_json() 
         .await
         .ok()
         .json();
-    assert_eq!(ids(&json, "proposals"), vec![failed.id.clone(), fine.id.clone()]);
+    assert_eq!(
+        ids(&json, "proposals"),
+        vec![failed.id.clone(), fine.id.clone()]
+    );
     let deliveries = json["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 2, "{json}");
     assert_eq!(deliveries[0]["proposalId"], failed.id.as_str());
@@ -1231,7 +1242,15 @@ async fn proposals_work_against_a_jd_without_the_delivery_extension() {
     assert!(!out.stdout.contains("node refusal"), "{out:#?}");
     assert_eq!(out.stderr, "", "UNIMPLEMENTED is not worth a note");
     let json = jd
-        .offchain(&["proposals", "get", &proposal.id, "--endpoint", &endpoint, "--format", "json"])
+        .offchain(&[
+            "proposals",
+            "get",
+            &proposal.id,
+            "--endpoint",
+            &endpoint,
+            "--format",
+            "json",
+        ])
         .await
         .ok()
         .json();
@@ -1245,7 +1264,14 @@ async fn proposals_work_against_a_jd_without_the_delivery_extension() {
     assert!(!out.stdout.contains("ERROR"), "{out:#?}");
     assert!(out.stdout.contains(&proposal.id), "{out:#?}");
     let json = jd
-        .offchain(&["proposals", "list", "--endpoint", &endpoint, "--format", "json"])
+        .offchain(&[
+            "proposals",
+            "list",
+            "--endpoint",
+            &endpoint,
+            "--format",
+            "json",
+        ])
         .await
         .ok()
         .json();
@@ -1268,8 +1294,16 @@ async fn nodes_list_shows_the_version_nodes_report() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     let version_col = lines[0].find("VERSION").expect("a VERSION column");
     let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
-    assert_eq!(row(&a.id).find("2.19.0@abc123"), Some(version_col), "{out:#?}");
-    assert_eq!(row(&b.id)[version_col..].chars().next(), Some('-'), "{out:#?}");
+    assert_eq!(
+        row(&a.id).find("2.19.0@abc123"),
+        Some(version_col),
+        "{out:#?}"
+    );
+    assert_eq!(
+        row(&b.id)[version_col..].chars().next(),
+        Some('-'),
+        "{out:#?}"
+    );
 
     let json = jd
         .offchain(&["nodes", "list", "--format", "json"])

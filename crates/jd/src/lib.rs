@@ -44,6 +44,6 @@ mod service;
 pub mod spec;
 pub mod store;
 
+pub use service::delivery::MAX_DELIVERY_IDS;
 pub use service::limits::MAX_FILTER_VALUES;
 pub use service::{JobDistributor, OpenError, limits};
-pub use service::delivery::MAX_DELIVERY_IDS;

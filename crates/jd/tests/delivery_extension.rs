@@ -208,7 +208,11 @@ async fn the_extension_answers_precise_status_codes() {
             let mut client = client.clone();
             async move {
                 let request = GetProposalDeliveryRequest { proposal_id: id };
-                client.get_proposal_delivery(request).await.unwrap_err().code()
+                client
+                    .get_proposal_delivery(request)
+                    .await
+                    .unwrap_err()
+                    .code()
             }
         };
         let list = |proposal_ids: Vec<String>, job_id: &str| {
@@ -229,11 +233,17 @@ async fn the_extension_answers_precise_status_codes() {
         let too_many: Vec<String> = (0..=offchain_jd::MAX_DELIVERY_IDS)
             .map(|i| format!("prop_{i}"))
             .collect();
-        assert_eq!(code(list(too_many.clone(), "").await), Code::InvalidArgument);
+        assert_eq!(
+            code(list(too_many.clone(), "").await),
+            Code::InvalidArgument
+        );
         let at_most = too_many[..offchain_jd::MAX_DELIVERY_IDS].to_vec();
         let answered = list(at_most, "").await.expect("1000 ids are fine");
         assert!(answered.into_inner().deliveries.is_empty());
-        assert_eq!(code(list(vec![String::new()], "").await), Code::InvalidArgument);
+        assert_eq!(
+            code(list(vec![String::new()], "").await),
+            Code::InvalidArgument
+        );
         assert_eq!(code(list(Vec::new(), "").await), Code::InvalidArgument);
         assert_eq!(
             code(list(vec!["prop_1".into()], "job_1").await),

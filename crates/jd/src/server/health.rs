@@ -57,7 +57,11 @@ impl Health {
         } else {
             ServingStatus::NotServing
         };
-        for name in SERVICE_NAMES.iter().chain(&EXTENSION_SERVICE_NAMES).chain(&[""]) {
+        for name in SERVICE_NAMES
+            .iter()
+            .chain(&EXTENSION_SERVICE_NAMES)
+            .chain(&[""])
+        {
             self.reporter.set_service_status(*name, status).await;
         }
     }

@@ -47,7 +47,10 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM proposals WHERE job_id = $1 ORDER BY created_at, id"
         );
         let rows = sqlx::query(&sql).bind(job_id).fetch_all(&mut *conn).await?;
-        rows.iter().map(delivery_from_row).collect::<StoreResult<_>>().map(Some)
+        rows.iter()
+            .map(delivery_from_row)
+            .collect::<StoreResult<_>>()
+            .map(Some)
     }
 
     /// Records that node `node_id` answered `error` to the forwarded `method` (`RevokeJob`
