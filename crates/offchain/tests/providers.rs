@@ -438,7 +438,7 @@ async fn the_delivery_extension_is_reached_by_every_provider() {
             })
             .await
             .unwrap();
-        assert_eq!(listed.deliveries, [delivery.clone()]);
+        assert_eq!(listed.deliveries, std::slice::from_ref(&delivery));
         let unknown = client
             .get_proposal_delivery(GetProposalDeliveryRequest {
                 proposal_id: "prop_unknown".into(),
