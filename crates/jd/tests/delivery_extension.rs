@@ -133,7 +133,11 @@ async fn a_refused_proposal_is_failed_with_the_nodes_message_over_grpc() {
             .expect("listed")
             .into_inner()
             .deliveries;
-        assert_eq!(by_ids, std::slice::from_ref(&failed), "unknown ids are left out");
+        assert_eq!(
+            by_ids,
+            std::slice::from_ref(&failed),
+            "unknown ids are left out"
+        );
         let job_id = proposal(&jd, &id).await.job_id;
         let by_job = client
             .clone()
