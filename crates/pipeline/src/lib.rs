@@ -46,6 +46,7 @@ pub mod duration;
 mod error;
 pub mod graph;
 mod literals;
+pub mod run;
 pub mod spec;
 mod task_type;
 pub mod tasks;
