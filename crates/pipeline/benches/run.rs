@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use offchain_pipeline::Pipeline;
 use offchain_pipeline::run::{
-    BoxFuture, Bridge, Env, HttpClient, HttpError, HttpRequest, HttpResponse, JobVars,
-    NoCache, RunConfig, RunInput, RunStatus, Runner, TokioClock, Trigger,
+    BoxFuture, Bridge, Env, HttpClient, HttpError, HttpRequest, HttpResponse, JobVars, NoCache,
+    RunConfig, RunInput, RunStatus, Runner, TokioClock, Trigger,
 };
 use offchain_pipeline::tasks::StdRandom;
 
@@ -105,7 +105,11 @@ fn main() {
             samples[samples.len() - 1],
             busy / SAMPLES as u32,
         );
-        let verdict = if rate >= TARGET_RUNS_PER_SEC { "meets" } else { "MISSES" };
+        let verdict = if rate >= TARGET_RUNS_PER_SEC {
+            "meets"
+        } else {
+            "MISSES"
+        };
         println!("{verdict} the target of ≥ {TARGET_RUNS_PER_SEC:.0} runs/s");
         black_box(Duration::ZERO);
     });

@@ -44,7 +44,10 @@ async fn bridge_request_carries_data_meta_input_token_and_headers() {
             ("Authorization".to_owned(), "Bearer tok-coin".to_owned()),
         ]
     );
-    assert!(!format!("{request:?}").contains("tok-coin"), "token never in Debug");
+    assert!(
+        !format!("{request:?}").contains("tok-coin"),
+        "token never in Debug"
+    );
     assert_eq!(shown(&result), [r#""{\"data\": {\"result\": 1}}""#]);
 
     // A webhook run has meta null: nothing added; no requestData sends `{}`.
@@ -56,26 +59,51 @@ async fn bridge_request_carries_data_meta_input_token_and_headers() {
         meta: json!({"oracle": "x"}),
     };
     w.run("b [type=bridge name=a]", &http, with_meta).await;
-    assert_eq!(body_json(&http, "http://a.bridge/"), json!({"meta": {"oracle": "x"}}));
+    assert_eq!(
+        body_json(&http, "http://a.bridge/"),
+        json!({"meta": {"oracle": "x"}})
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn bridge_answers_are_judged_as_bridge_md_says() {
     let big = format!(r#"{{"data": "{}"}}"#, "x".repeat(40_000));
     let cases: Vec<(&str, Reply, bool, &str)> = vec![
-        ("value", ok(r#"{"data": {"result": 1}, "statusCode": 200}"#), false, r#"{"data": {"result": 1}, "statusCode": 200}"#),
+        (
+            "value",
+            ok(r#"{"data": {"result": 1}, "statusCode": 200}"#),
+            false,
+            r#"{"data": {"result": 1}, "statusCode": 200}"#,
+        ),
         (
             "HTTP 200 with statusCode 500",
             ok(r#"{"statusCode": 500, "error": {"name": "AdapterError", "message": "boom"}}"#),
             false,
             "ERR got error from http://coin.bridge/: (status code 500) AdapterError: boom",
         ),
-        ("HTTP 500", status(500, r#"{"error": "boom"}"#), false, "ERR got error from http://coin.bridge/: (status code 500) boom"),
-        ("HTTP 404", status(404, r#"{"errorMessage": "no such"}"#), false, "ERR got error from http://coin.bridge/: (status code 404) no such"),
-        ("HTTP 502 text", status(502, "bad gateway"), false, "ERR got error from http://coin.bridge/: (status code 502) bad gateway"),
+        (
+            "HTTP 500",
+            status(500, r#"{"error": "boom"}"#),
+            false,
+            "ERR got error from http://coin.bridge/: (status code 500) boom",
+        ),
+        (
+            "HTTP 404",
+            status(404, r#"{"errorMessage": "no such"}"#),
+            false,
+            "ERR got error from http://coin.bridge/: (status code 404) no such",
+        ),
+        (
+            "HTTP 502 text",
+            status(502, "bad gateway"),
+            false,
+            "ERR got error from http://coin.bridge/: (status code 502) bad gateway",
+        ),
         (
             "provider status",
-            ok(r#"{"statusCode": 200, "providerStatusCode": 429, "error": {"message": "slow down"}}"#),
+            ok(
+                r#"{"statusCode": 200, "providerStatusCode": 429, "error": {"message": "slow down"}}"#,
+            ),
             false,
             "ERR got error from http://coin.bridge/: (status code 429) slow down",
         ),
@@ -85,16 +113,52 @@ async fn bridge_answers_are_judged_as_bridge_md_says() {
             false,
             "ERR got error from http://coin.bridge/: (status code 500) hidden",
         ),
-        ("HTTP 201 without statusCode", status(201, "{}"), false, "ERR got error from http://coin.bridge/: (status code 201) {}"),
-        ("pending, not async", ok(r#"{"pending": true}"#), false, r#"{"pending": true}"#),
-        ("pending, async", ok(r#"{"pending": true}"#), true, "SUSPENDED"),
-        ("pending header, async", ok("{}").header("x-chainlink-pending", "1"), true, "SUSPENDED"),
-        ("transport", transport("connection refused"), false, "ERR error making http request: connection refused"),
-        ("oversize", ok(&big), false, "ERR got error from http://coin.bridge/: response body exceeds 32768 bytes"),
+        (
+            "HTTP 201 without statusCode",
+            status(201, "{}"),
+            false,
+            "ERR got error from http://coin.bridge/: (status code 201) {}",
+        ),
+        (
+            "pending, not async",
+            ok(r#"{"pending": true}"#),
+            false,
+            r#"{"pending": true}"#,
+        ),
+        (
+            "pending, async",
+            ok(r#"{"pending": true}"#),
+            true,
+            "SUSPENDED",
+        ),
+        (
+            "pending header, async",
+            ok("{}").header("x-chainlink-pending", "1"),
+            true,
+            "SUSPENDED",
+        ),
+        (
+            "transport",
+            transport("connection refused"),
+            false,
+            "ERR error making http request: connection refused",
+        ),
+        (
+            "oversize",
+            ok(&big),
+            false,
+            "ERR got error from http://coin.bridge/: response body exceeds 32768 bytes",
+        ),
     ];
     for (what, reply, is_async, expected) in cases {
         let reply = std::sync::Mutex::new(Some(reply));
-        let http = FakeHttp::new(move |_, _| reply.lock().unwrap().take().unwrap_or_else(|| status(599, "")));
+        let http = FakeHttp::new(move |_, _| {
+            reply
+                .lock()
+                .unwrap()
+                .take()
+                .unwrap_or_else(|| status(599, ""))
+        });
         let dot = format!("f [type=bridge name=coin async={is_async}]");
         let result = World::default().run(&dot, &http, webhook("")).await;
         let got = match result.state {
@@ -115,18 +179,35 @@ async fn bridge_answers_are_judged_as_bridge_md_says() {
 async fn cache_ttl_serves_the_last_good_answer_on_failure() {
     let good = r#"{"data": {"result": 7}}"#;
     // Call 0 answers; later calls fail.
-    let http = FakeHttp::new(move |_, n| if n == 0 { ok(good) } else { status(500, r#"{"error": "down"}"#) });
+    let http = FakeHttp::new(move |_, n| {
+        if n == 0 {
+            ok(good)
+        } else {
+            status(500, r#"{"error": "down"}"#)
+        }
+    });
     let w = World::default();
     let dot = r#"f [type=bridge name=coin cacheTTL="30s" requestData=<{"data": {"coin": "ETH"}}>]"#;
-    assert_eq!(shown(&w.run(dot, &http, webhook("")).await), [format!("{good:?}")]);
+    assert_eq!(
+        shown(&w.run(dot, &http, webhook("")).await),
+        [format!("{good:?}")]
+    );
     tokio::time::advance(Duration::from_secs(29)).await;
     let cached = w.run(dot, &http, webhook("")).await;
     assert_eq!(cached.state, RunStatus::Completed);
     assert_eq!(shown(&cached), [format!("{good:?}")]);
-    assert_eq!(http.calls_to("http://coin.bridge/"), 2, "the bridge is still asked first");
+    assert_eq!(
+        http.calls_to("http://coin.bridge/"),
+        2,
+        "the bridge is still asked first"
+    );
     // Another request body is another entry.
-    let other = r#"f [type=bridge name=coin cacheTTL="30s" requestData=<{"data": {"coin": "BTC"}}>]"#;
-    assert_eq!(w.run(other, &http, webhook("")).await.state, RunStatus::Errored);
+    let other =
+        r#"f [type=bridge name=coin cacheTTL="30s" requestData=<{"data": {"coin": "BTC"}}>]"#;
+    assert_eq!(
+        w.run(other, &http, webhook("")).await.state,
+        RunStatus::Errored
+    );
     // Too old.
     tokio::time::advance(Duration::from_secs(2)).await;
     let stale = w.run(dot, &http, webhook("")).await;
@@ -136,10 +217,20 @@ async fn cache_ttl_serves_the_last_good_answer_on_failure() {
     );
     // Without cacheTTL (node default 0) there is no fallback.
     let w2 = World::default();
-    w2.run("f [type=bridge name=coin]", &http, webhook("")).await;
-    let http2 = FakeHttp::new(move |_, n| if n == 0 { ok(good) } else { transport("refused") });
-    w2.run("f [type=bridge name=coin]", &http2, webhook("")).await;
-    let uncached = w2.run("f [type=bridge name=coin]", &http2, webhook("")).await;
+    w2.run("f [type=bridge name=coin]", &http, webhook(""))
+        .await;
+    let http2 = FakeHttp::new(move |_, n| {
+        if n == 0 {
+            ok(good)
+        } else {
+            transport("refused")
+        }
+    });
+    w2.run("f [type=bridge name=coin]", &http2, webhook(""))
+        .await;
+    let uncached = w2
+        .run("f [type=bridge name=coin]", &http2, webhook(""))
+        .await;
     assert_eq!(shown(&uncached), ["ERR error making http request: refused"]);
 }
 
@@ -151,7 +242,10 @@ async fn an_error_sent_with_http_200_is_never_cached() {
     });
     let w = World::default();
     let dot = r#"f [type=bridge name=coin cacheTTL="1h"]"#;
-    assert_eq!(w.run(dot, &http, webhook("")).await.state, RunStatus::Errored);
+    assert_eq!(
+        w.run(dot, &http, webhook("")).await.state,
+        RunStatus::Errored
+    );
     let second = w.run(dot, &http, webhook("")).await;
     assert_eq!(shown(&second), ["ERR error making http request: refused"]);
 }
@@ -161,7 +255,10 @@ async fn unknown_bridge_and_failed_inputs() {
     let http = FakeHttp::new(|_, _| ok("{}"));
     let w = World::default();
     let result = w.run("f [type=bridge name=nope]", &http, webhook("")).await;
-    assert_eq!(shown(&result), ["ERR could not find bridge with name 'nope'"]);
+    assert_eq!(
+        shown(&result),
+        ["ERR could not find bridge with name 'nope'"]
+    );
     let result = w
         .run(
             r#"bad [type=hexdecode input="zz"]
@@ -184,19 +281,33 @@ async fn http_task_sends_what_the_spec_says() {
              requestData=<{"p": $(p), "s": "t"}> headers=<["X-Key", "v"]>]
         p -> get
     "#;
-    let result = World::default().run(dot, &http, webhook(r#"{"k": "ETH"}"#)).await;
+    let result = World::default()
+        .run(dot, &http, webhook(r#"{"k": "ETH"}"#))
+        .await;
     assert_eq!(shown(&result), [r#""{\"price\": 1}""#]);
     let request = http.last_to("http://api.example/q?x=ETH");
     assert_eq!(request.method, "POST");
-    assert_eq!(request.body.as_deref(), Some(r#"{"p":"1.5","s":"t"}"#), "decimals go out as strings");
+    assert_eq!(
+        request.body.as_deref(),
+        Some(r#"{"p":"1.5","s":"t"}"#),
+        "decimals go out as strings"
+    );
     assert_eq!(request.headers[1], ("X-Key".to_owned(), "v".to_owned()));
-    assert!(request.restricted, "a URL built from variables is restricted by default");
+    assert!(
+        request.restricted,
+        "a URL built from variables is restricted by default"
+    );
     assert_eq!(request.timeout, Some(Duration::from_secs(15)));
 
     // No requestData → no body; a literal URL is unrestricted by default.
-    World::default().run(r#"g [type=http url="http://plain/"]"#, &http, webhook("")).await;
+    World::default()
+        .run(r#"g [type=http url="http://plain/"]"#, &http, webhook(""))
+        .await;
     let plain = http.last_to("http://plain/");
-    assert_eq!((plain.method.as_str(), plain.body, plain.restricted), ("GET", None, false));
+    assert_eq!(
+        (plain.method.as_str(), plain.body, plain.restricted),
+        ("GET", None, false)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,7 +342,11 @@ async fn http_task_error_texts() {
         r#"ERR error making http request: Get "ftp://files/": unsupported protocol scheme "ftp""#
     );
     assert_eq!(
-        one(r#"a [type=http url="$(jobRun.requestBody)"]"#.into(), "not a url").await,
+        one(
+            r#"a [type=http url="$(jobRun.requestBody)"]"#.into(),
+            "not a url"
+        )
+        .await,
         r#"ERR url: parse "not a url": invalid URI for request: bad input for task"#
     );
     assert_eq!(
@@ -239,28 +354,41 @@ async fn http_task_error_texts() {
         "ERR url: parameter is empty"
     );
     assert_eq!(
-        one(r#"a [type=http url="http://ok/" headers="$(jobRun.requestBody)"]"#.into(), r#"["A"]"#)
-            .await,
+        one(
+            r#"a [type=http url="http://ok/" headers="$(jobRun.requestBody)"]"#.into(),
+            r#"["A"]"#
+        )
+        .await,
         "ERR headers must have an even number of elements"
     );
     // Private addresses: refused when the URL comes from a variable, unless allowed.
     assert_eq!(
-        one(r#"a [type=http url="$(jobRun.requestBody)"]"#.into(), "http://127.0.0.1:9/x").await,
+        one(
+            r#"a [type=http url="$(jobRun.requestBody)"]"#.into(),
+            "http://127.0.0.1:9/x"
+        )
+        .await,
         "ERR error making http request: Get \"http://127.0.0.1:9/x\": disallowed IP 127.0.0.1. \
          Connections to local/private and multicast networks are disabled by default for security reasons"
     );
     assert_eq!(
         one(
-            r#"a [type=http url="$(jobRun.requestBody)" allowUnrestrictedNetworkAccess=true]"#.into(),
+            r#"a [type=http url="$(jobRun.requestBody)" allowUnrestrictedNetworkAccess=true]"#
+                .into(),
             "http://10.0.0.1/"
         )
         .await,
         r#""fine""#
     );
-    assert_eq!(one(r#"a [type=http url="http://[::1]/"]"#.into(), "").await, r#""fine""#);
+    assert_eq!(
+        one(r#"a [type=http url="http://[::1]/"]"#.into(), "").await,
+        r#""fine""#
+    );
     // Quirk: a long body is cut at 32768 bytes, silently.
     assert_eq!(
-        one(r#"a [type=http url="http://big/"]"#.into(), "").await.len(),
+        one(r#"a [type=http url="http://big/"]"#.into(), "")
+            .await
+            .len(),
         32768 + 2
     );
 }

@@ -163,9 +163,17 @@ async fn fail_early_cancels_the_rest() {
     "#;
     let start = Instant::now();
     let result = World::default().run(dot, &http, webhook("")).await;
-    assert_eq!(start.elapsed(), 3 * SECOND, "the running call is awaited, not the retries");
+    assert_eq!(
+        start.elapsed(),
+        3 * SECOND,
+        "the running call is awaited, not the retries"
+    );
     assert_eq!(result.state, RunStatus::Errored);
-    assert_eq!(http.calls_to("http://early/"), 1, "failEarly is checked before retries");
+    assert_eq!(
+        http.calls_to("http://early/"),
+        1,
+        "failEarly is checked before retries"
+    );
     assert_eq!(http.calls_to("http://flaky/"), 1);
     assert_eq!(task(&result, "slow").output.as_deref(), Some(r#""7""#));
     for cancelled in ["flaky", "after", "e2"] {
@@ -219,11 +227,23 @@ async fn backoff_delays_follow_the_rules() {
     };
     // defaults 5 s, doubling: 5 + 10 + 20
     assert_eq!(elapsed("retries=4").await, Duration::from_secs(35));
-    assert_eq!(elapsed(r#"retries=4 minBackoff="1s" maxBackoff="3s""#).await, Duration::from_secs(1 + 2 + 3));
+    assert_eq!(
+        elapsed(r#"retries=4 minBackoff="1s" maxBackoff="3s""#).await,
+        Duration::from_secs(1 + 2 + 3)
+    );
     // Quirk: maxBackoff alone is ignored; minBackoff alone caps at 10 s; min ≥ max → max.
-    assert_eq!(elapsed(r#"retries=3 maxBackoff="1s""#).await, Duration::from_secs(15));
-    assert_eq!(elapsed(r#"retries=3 minBackoff="8s""#).await, Duration::from_secs(18));
-    assert_eq!(elapsed(r#"retries=3 minBackoff="1m""#).await, Duration::from_secs(20));
+    assert_eq!(
+        elapsed(r#"retries=3 maxBackoff="1s""#).await,
+        Duration::from_secs(15)
+    );
+    assert_eq!(
+        elapsed(r#"retries=3 minBackoff="8s""#).await,
+        Duration::from_secs(18)
+    );
+    assert_eq!(
+        elapsed(r#"retries=3 minBackoff="1m""#).await,
+        Duration::from_secs(20)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -261,7 +281,11 @@ async fn attempts_observe_deadlines() {
     );
     // A timed-out attempt is retried like any error: 2 s, backoff 1 s, 2 s.
     assert_eq!(
-        timed(r#"a [type=http url="http://x/" timeout="2s" retries=2 minBackoff="1s"]"#, None).await,
+        timed(
+            r#"a [type=http url="http://x/" timeout="2s" retries=2 minBackoff="1s"]"#,
+            None
+        )
+        .await,
         (5 * SECOND, timed_out.clone())
     );
     // The whole-run limit bounds every attempt.
@@ -269,7 +293,9 @@ async fn attempts_observe_deadlines() {
     short.config.run_timeout = Some(3 * SECOND);
     let pipeline = Pipeline::parse(r#"a [type=http url="http://x/" timeout="0"]"#).unwrap();
     let start = Instant::now();
-    let result = Runner::new(&pipeline).run(webhook(""), &short.env(&http)).await;
+    let result = Runner::new(&pipeline)
+        .run(webhook(""), &short.env(&http))
+        .await;
     assert_eq!((start.elapsed(), shown(&result)), (3 * SECOND, timed_out));
 }
 
@@ -288,7 +314,12 @@ async fn outputs_follow_index_then_topological_position() {
     assert_eq!(result.state, RunStatus::Errored);
     assert_eq!(
         shown(&result),
-        [r#""y""#, "ERR task inputs: too many errors", r#""x""#, r#""z""#]
+        [
+            r#""y""#,
+            "ERR task inputs: too many errors",
+            r#""x""#,
+            r#""z""#
+        ]
     );
 }
 
@@ -314,14 +345,22 @@ async fn suspend_then_resume_with_a_value_or_an_error() {
     assert_eq!(shown(&suspended), ["-", r#""side""#]);
     assert!(task(&suspended, "fetch").suspended);
     let body = http.last_to("http://coin.bridge/").body.unwrap();
-    assert!(body.contains(r#""responseURL":"http://node/v2/resume/run1-fetch""#), "{body}");
+    assert!(
+        body.contains(r#""responseURL":"http://node/v2/resume/run1-fetch""#),
+        "{body}"
+    );
 
     // The state survives JSON storage.
     let stored = serde_json::to_string(&suspended.resume.clone().unwrap()).unwrap();
     let state: RunState = serde_json::from_str(&stored).unwrap();
 
     let done = runner
-        .resume(state.clone(), "fetch", Ok(r#"{"data": {"result": 21.5}}"#.into()), &env)
+        .resume(
+            state.clone(),
+            "fetch",
+            Ok(r#"{"data": {"result": 21.5}}"#.into()),
+            &env,
+        )
         .await
         .unwrap();
     assert_eq!(done.state, RunStatus::Completed);
@@ -331,7 +370,11 @@ async fn suspend_then_resume_with_a_value_or_an_error() {
         Some(r#""{\"data\": {\"result\": 21.5}}""#),
         "the resumed value is stored as its JSON text"
     );
-    assert_eq!(http.calls_to("http://coin.bridge/"), 1, "finished tasks are not re-run");
+    assert_eq!(
+        http.calls_to("http://coin.bridge/"),
+        1,
+        "finished tasks are not re-run"
+    );
     assert_eq!(http.calls_to("http://side/"), 1);
 
     let failed = runner
@@ -339,11 +382,27 @@ async fn suspend_then_resume_with_a_value_or_an_error() {
         .await
         .unwrap();
     assert_eq!(failed.state, RunStatus::Errored);
-    assert_eq!(shown(&failed), ["ERR task inputs: too many errors", r#""side""#]);
-    assert_eq!(task(&failed, "fetch").error.as_deref(), Some("adapter gave up"));
+    assert_eq!(
+        shown(&failed),
+        ["ERR task inputs: too many errors", r#""side""#]
+    );
+    assert_eq!(
+        task(&failed, "fetch").error.as_deref(),
+        Some("adapter gave up")
+    );
 
-    assert!(runner.resume(state.clone(), "side", Ok("1".into()), &env).await.is_err());
-    assert!(runner.resume(state, "nope", Ok("1".into()), &env).await.is_err());
+    assert!(
+        runner
+            .resume(state.clone(), "side", Ok("1".into()), &env)
+            .await
+            .is_err()
+    );
+    assert!(
+        runner
+            .resume(state, "nope", Ok("1".into()), &env)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -355,5 +414,38 @@ async fn transport_errors_and_timeouts_from_the_client() {
     let result = World::default()
         .run(r#"a [type=http url="http://x/"]"#, &http, webhook(""))
         .await;
-    assert_eq!(shown(&result), ["ERR http request timed out or interrupted"]);
+    assert_eq!(
+        shown(&result),
+        ["ERR http request timed out or interrupted"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_bridge_keeps_a_run_with_a_failed_terminal_open() {
+    let http = FakeHttp::new(|req, _| match req.url.as_str() {
+        "http://coin.bridge/" => ok("{}").header("X-Chainlink-Pending", "true"),
+        _ => status(500, "{}"),
+    });
+    let dot = r#"
+        fetch [type=bridge name=coin async=true]
+        broken [type=http url="http://broken/"]
+    "#;
+    let w = World::default();
+    let pipeline = Pipeline::parse(dot).unwrap();
+    let runner = Runner::new(&pipeline);
+    let env = w.env(&http);
+    let suspended = runner.run(webhook(""), &env).await;
+    assert_eq!(suspended.state, RunStatus::Suspended);
+    assert_eq!(
+        suspended.errors[1].as_deref(),
+        Some("got error from http://broken/: (status code 500) {}")
+    );
+    let state = suspended.resume.unwrap();
+    let done = runner
+        .resume(state, "fetch", Ok("1".into()), &env)
+        .await
+        .unwrap();
+    assert_eq!(done.state, RunStatus::Errored);
+    assert_eq!(shown(&done)[0], r#""1""#);
+    assert_eq!(http.calls_to("http://broken/"), 1);
 }

@@ -658,7 +658,18 @@ fn every_task_is_known_by_name_with_its_attributes() {
         PureTask::from_type("divide").unwrap().attributes(),
         ["input", "divisor", "precision"]
     );
-    assert!(PureTask::from_type("median").unwrap().tolerates_errored_inputs());
-    assert!(!PureTask::from_type("divide").unwrap().tolerates_errored_inputs());
-    assert_eq!(PureTask::all().count(), offchain_pipeline::TaskType::ALL.len() - 2);
+    assert!(
+        PureTask::from_type("median")
+            .unwrap()
+            .tolerates_errored_inputs()
+    );
+    assert!(
+        !PureTask::from_type("divide")
+            .unwrap()
+            .tolerates_errored_inputs()
+    );
+    assert_eq!(
+        PureTask::all().count(),
+        offchain_pipeline::TaskType::ALL.len() - 2
+    );
 }

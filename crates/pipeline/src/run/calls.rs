@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use offchain_bridge::judge::{BridgeError, BridgeResponse, PENDING_HEADER, Verdict, judge};
 use offchain_bridge::request::{RequestExtras, build_request_body};
 
-use super::io::{BridgeLookup, Clock, HttpClient, HttpError, HttpRequest, MAX_BODY_BYTES, ResponseCache};
+use super::io::{
+    BridgeLookup, Clock, HttpClient, HttpError, HttpRequest, MAX_BODY_BYTES, ResponseCache,
+};
 use crate::duration::parse_duration;
 use crate::task_type::TaskType;
 use crate::tasks::{TaskError, check_inputs, param, required};
@@ -82,7 +84,9 @@ fn prepare_http(r: &Resolver<'_>) -> Result<HttpRequest, TaskError> {
     let headers = headers(r)?;
     // Default: unrestricted unless the URL comes from a variable (a run could steer it).
     let unrestricted = match param(r, "allowUnrestrictedNetworkAccess", &[Source::L])? {
-        Some(v) => to_bool(&v).map_err(|e| TaskError(format!("allowUnrestrictedNetworkAccess: {e}")))?,
+        Some(v) => {
+            to_bool(&v).map_err(|e| TaskError(format!("allowUnrestrictedNetworkAccess: {e}")))?
+        }
         None => !r.attr("url").unwrap_or("").contains("$("),
     };
     let verb = go_method_name(&method);
@@ -199,11 +203,12 @@ fn headers(r: &Resolver<'_>) -> Result<Vec<(String, String)>, TaskError> {
         return Ok(out);
     };
     let text = to_string(&v).map_err(|e| TaskError(format!("headers: {e}")))?;
-    let list: Vec<String> = serde_json::from_str(text.trim()).map_err(|e| {
-        TaskError(format!("headers: expected a JSON array of strings: {e}"))
-    })?;
-    if list.len() % 2 != 0 {
-        return Err(TaskError::new("headers must have an even number of elements"));
+    let list: Vec<String> = serde_json::from_str(text.trim())
+        .map_err(|e| TaskError(format!("headers: expected a JSON array of strings: {e}")))?;
+    if !list.len().is_multiple_of(2) {
+        return Err(TaskError::new(
+            "headers must have an even number of elements",
+        ));
     }
     for pair in list.chunks_exact(2) {
         out.push((pair[0].clone(), pair[1].clone()));
@@ -389,10 +394,22 @@ mod tests {
 
     #[test]
     fn literal_ips_and_restriction() {
-        assert_eq!(literal_ip("http://127.0.0.1:8080/x"), "127.0.0.1".parse().ok());
+        assert_eq!(
+            literal_ip("http://127.0.0.1:8080/x"),
+            "127.0.0.1".parse().ok()
+        );
         assert_eq!(literal_ip("http://u:p@[::1]:80/"), "::1".parse().ok());
         assert_eq!(literal_ip("https://example.com/"), None);
-        for bad in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.1.1", "::1", "fd00::1", "0.0.0.0", "::ffff:10.0.0.1"] {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.1.1",
+            "::1",
+            "fd00::1",
+            "0.0.0.0",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(is_restricted(bad.parse().unwrap()), "{bad}");
         }
         for ok in ["8.8.8.8", "2001:4860::8888"] {

@@ -367,10 +367,14 @@ impl<'a> Run<'a> {
             .iter()
             .filter_map(|r| r.as_ref().and_then(|r| r.as_ref().err().cloned()))
             .collect();
-        let state = if self.cancelled || errors.iter().any(Option::is_some) {
+        // A pending async bridge keeps the run open even when a terminal already failed:
+        // the run is not over until every task has a result (or failEarly ended it).
+        let state = if self.cancelled {
             RunStatus::Errored
         } else if self.suspended.iter().any(|&s| s) {
             RunStatus::Suspended
+        } else if errors.iter().any(Option::is_some) {
+            RunStatus::Errored
         } else {
             RunStatus::Completed
         };
@@ -429,6 +433,9 @@ mod tests {
         assert_eq!(secs(&common(Some(60), None)), [10; 6]);
         assert_eq!(secs(&common(Some(2), Some(30))), [2, 4, 8, 16, 30, 30]);
         assert_eq!(secs(&common(Some(5), Some(5))), [5; 6]);
-        assert_eq!(backoff(&common(Some(1), Some(100)), 200), Duration::from_secs(100));
+        assert_eq!(
+            backoff(&common(Some(1), Some(100)), 200),
+            Duration::from_secs(100)
+        );
     }
 }

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use io::{
-    Bridge, BridgeLookup, BoxFuture, Clock, HttpClient, HttpError, HttpRequest, HttpResponse,
+    BoxFuture, Bridge, BridgeLookup, Clock, HttpClient, HttpError, HttpRequest, HttpResponse,
     MAX_BODY_BYTES, MemoryCache, NoCache, ResponseCache, TokioClock,
 };
 

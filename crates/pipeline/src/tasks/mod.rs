@@ -171,10 +171,9 @@ impl PureTask {
             TaskType::Merge => object::merge(r),
             TaskType::Memo => object::memo(r),
             // Not constructible (see `TaskType::pure`); the runner sends these to `crate::run`.
-            TaskType::Http | TaskType::Bridge => Err(TaskError(format!(
-                "{} is not a pure task",
-                self.0
-            ))),
+            TaskType::Http | TaskType::Bridge => {
+                Err(TaskError(format!("{} is not a pure task", self.0)))
+            }
         }
     }
 }

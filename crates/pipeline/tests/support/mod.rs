@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use offchain_pipeline::Pipeline;
 use offchain_pipeline::run::{
-    Bridge, BoxFuture, Env, HttpClient, HttpError, HttpRequest, HttpResponse, JobVars,
-    MemoryCache, RunConfig, RunInput, RunResult, Runner, TokioClock, Trigger,
+    BoxFuture, Bridge, Env, HttpClient, HttpError, HttpRequest, HttpResponse, JobVars, MemoryCache,
+    RunConfig, RunInput, RunResult, Runner, TokioClock, Trigger,
 };
 use offchain_pipeline::tasks::FixedPick;
 use offchain_pipeline::value::render::to_json;
@@ -74,12 +74,22 @@ impl FakeHttp {
     }
 
     pub fn calls_to(&self, url: &str) -> usize {
-        self.calls.lock().unwrap().iter().filter(|r| r.url == url).count()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.url == url)
+            .count()
     }
 
     pub fn last_to(&self, url: &str) -> HttpRequest {
         let calls = self.calls.lock().unwrap();
-        calls.iter().rev().find(|r| r.url == url).cloned().expect("a call")
+        calls
+            .iter()
+            .rev()
+            .find(|r| r.url == url)
+            .cloned()
+            .expect("a call")
     }
 }
 
