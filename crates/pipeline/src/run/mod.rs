@@ -21,6 +21,52 @@
 //!   when nothing else can progress the run ends [`RunStatus::Suspended`] with a
 //!   serializable [`RunState`], which [`Runner::resume`] continues without re-running
 //!   finished tasks.
+//!
+//! ```
+//! use std::collections::HashMap;
+//!
+//! use offchain_pipeline::Pipeline;
+//! use offchain_pipeline::run::*;
+//! use offchain_pipeline::tasks::StdRandom;
+//!
+//! /// Every request gets the same answer.
+//! struct Answer(&'static str);
+//! impl HttpClient for Answer {
+//!     fn send(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+//!         let body = self.0.as_bytes().to_vec();
+//!         Box::pin(async move { Ok(HttpResponse { status: 200, headers: vec![], body }) })
+//!     }
+//! }
+//!
+//! let pipeline = Pipeline::parse(r#"
+//!     fetch [type=bridge name=coin requestData=<{"data": {"coin": "ETH"}}>]
+//!     parse [type=jsonparse path="data,result"]
+//!     scale [type=multiply times=100]
+//!     fetch -> parse -> scale
+//! "#).unwrap();
+//! let bridges = HashMap::from([(
+//!     "coin".to_owned(),
+//!     Bridge { url: "http://adapter/".into(), outgoing_token: "t".into() },
+//! )]);
+//! let config = RunConfig::default();
+//! let env = Env {
+//!     http: &Answer(r#"{"data": {"result": 3012.55}, "statusCode": 200}"#),
+//!     bridges: &bridges,
+//!     cache: &NoCache,
+//!     clock: &TokioClock,
+//!     random: &StdRandom,
+//!     config: &config,
+//! };
+//! let input = RunInput {
+//!     run_id: "1".into(),
+//!     job: JobVars { database_id: 1, external_job_id: Default::default(), name: "j".into(), evm_chain_id: None },
+//!     trigger: Trigger::Cron,
+//! };
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! let result = rt.block_on(Runner::new(&pipeline).run(input, &env));
+//! assert_eq!(result.state, RunStatus::Completed);
+//! assert_eq!(result.tasks[2].output.as_deref(), Some(r#""301255""#));
+//! ```
 
 mod calls;
 mod engine;
