@@ -56,6 +56,7 @@ impl Net {
                 jd_uri: &jd_uri,
                 jd_key: &jd_key,
                 chain_id: &chain,
+                policy: "manual",
             };
             let node = TestNode::create(setup).await;
             let registered = net.jd.register(&name, &node.csa_key).await;
@@ -67,6 +68,22 @@ impl Net {
             net.start(i).await;
         }
         Some(net)
+    }
+
+    /// A fourth node, registered but not started, that expects `jd_key` and approves by
+    /// `policy`; returns it and its JD node id.
+    async fn extra_node(&self, name: &str, jd_key: &str, policy: &str) -> (TestNode, String) {
+        let (jd_uri, chain) = (self.jd.node_uri(), chain_id(9));
+        let setup = NodeSetup {
+            name,
+            jd_uri: &jd_uri,
+            jd_key,
+            chain_id: &chain,
+            policy,
+        };
+        let node = TestNode::create(setup).await;
+        let registered = self.jd.register(name, &node.csa_key).await;
+        (node, registered.id)
     }
 
     /// Starts node `i` and waits until the JD shows it connected.
@@ -130,6 +147,7 @@ macro_rules! cases {
 cases!(
     registered_nodes_connect_and_report_their_facts,
     an_approval_on_the_node_approves_the_proposal_at_the_jd,
+    the_auto_policy_approves_on_arrival,
     a_rejection_on_the_node_rejects_the_proposal_at_the_jd,
     a_cancellation_after_approval_cancels_the_proposal_at_the_jd,
     a_revocation_at_the_jd_revokes_the_proposal_on_the_node,
@@ -205,6 +223,30 @@ async fn an_approval_on_the_node_approves_the_proposal_at_the_jd(backend: Backen
         let approved = net.jd.wait_status(id, Status::Approved).await;
         assert!(approved.response_received_at.is_some(), "{approved:?}");
     }
+}
+
+async fn the_auto_policy_approves_on_arrival(backend: Backend) {
+    let Some(net) = Net::new(backend, 0).await else {
+        return;
+    };
+    let jd_key = net.jd.public_key().await;
+    let (mut node, id) = net.extra_node("node-auto", &jd_key, "auto").await;
+    node.start().await;
+    net.jd.wait_connected(&id, true).await;
+    let uuid = job_uuid();
+    let proposal = net.jd.propose(&id, spec("webhook", &uuid)).await;
+    // The node approves while answering `ProposeJob`: both answers must land.
+    let approved = net.jd.wait_status(&proposal.id, Status::Approved).await;
+    assert!(approved.response_received_at.is_some(), "{approved:?}");
+    let acked = net
+        .jd
+        .wait_delivery(&proposal.id, Delivery::Acknowledged)
+        .await;
+    assert_eq!(acked.status(), Status::Approved);
+    assert_eq!(
+        node.wait_state(&uuid, "approved").await["versions"][0]["state"],
+        "approved"
+    );
 }
 
 async fn a_rejection_on_the_node_rejects_the_proposal_at_the_jd(backend: Backend) {
@@ -360,17 +402,8 @@ async fn a_node_with_the_wrong_jd_key_refuses_to_connect(backend: Backend) {
     };
     // A node that expects another JD key (node 1's, a valid key that is not the JD's),
     // registered at the JD so that only the node's refusal keeps the link down.
-    let name = "node-wrong-key";
-    let chain = chain_id(9);
-    let (jd_uri, wrong_key) = (net.jd.node_uri(), net.nodes[1].csa_key.clone());
-    let setup = NodeSetup {
-        name,
-        jd_uri: &jd_uri,
-        jd_key: &wrong_key,
-        chain_id: &chain,
-    };
-    let mut node = TestNode::create(setup).await;
-    let registered = net.jd.register(name, &node.csa_key).await;
+    let wrong_key = net.nodes[1].csa_key.clone();
+    let (mut node, id) = net.extra_node("node-wrong-key", &wrong_key, "manual").await;
     node.start().await;
     let state = node
         .wait_link("refusing the JD", |s| s.last_error.is_some())
@@ -381,6 +414,6 @@ async fn a_node_with_the_wrong_jd_key_refuses_to_connect(backend: Backend) {
         Some("the server's key is not the configured JD key")
     );
     // The handshake failed, so the JD never had a link to show.
-    assert!(!net.jd.node(&registered.id).await.is_connected);
-    assert!(!net.jd.listed(&registered.id).await.is_connected);
+    assert!(!net.jd.node(&id).await.is_connected);
+    assert!(!net.jd.listed(&id).await.is_connected);
 }

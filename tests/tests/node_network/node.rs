@@ -1,7 +1,6 @@
 //! A real node agent (`offchain_node::Node`) with its own temp `data_dir`, keystore and
 //! proposal store, its approval API on 127.0.0.1:0; approvals go through that HTTP API.
 
-use offchain_node::config::ApprovalPolicy;
 use offchain_node::link::LinkState;
 use offchain_node::{Keystore, Node, NodeConfig, NodePassword};
 use reqwest::StatusCode;
@@ -23,6 +22,8 @@ pub struct NodeSetup<'a> {
     pub jd_key: &'a str,
     /// The chain id reported in its one `[[chains]]` entry.
     pub chain_id: &'a str,
+    /// `[approval] policy`: `manual` or `auto`.
+    pub policy: &'a str,
 }
 
 pub struct TestNode {
@@ -43,16 +44,16 @@ impl TestNode {
         let text = format!(
             "name = \"{name}\"\ndata_dir = {dir:?}\n\n\
              [[job_distributors]]\nuri = \"{uri}\"\npublic_key = \"{key}\"\n\n\
-             [api]\nlisten = \"127.0.0.1:0\"\n\n[approval]\npolicy = \"manual\"\n\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n\n[approval]\npolicy = \"{policy}\"\n\n\
              [[chains]]\nid = \"{chain}\"\ntype = \"evm\"\naccount_address = \"0x{chain}\"\n",
             name = setup.name,
             dir = dir.path().to_str().expect("a UTF-8 temp path"),
             uri = setup.jd_uri,
             key = setup.jd_key,
             chain = setup.chain_id,
+            policy = setup.policy,
         );
         let config = NodeConfig::parse(&text).expect("a valid node.toml");
-        assert_eq!(config.approval.policy, ApprovalPolicy::Manual);
         let data_dir = config.data_dir.clone();
         // Sealing derives a key on purpose slowly: off the async workers, as the node does.
         let keystore =
