@@ -149,6 +149,7 @@ cases!(
     an_approval_on_the_node_approves_the_proposal_at_the_jd,
     the_auto_policy_approves_on_arrival,
     a_rejection_on_the_node_rejects_the_proposal_at_the_jd,
+    a_rejection_made_while_the_jd_is_down_reaches_it_when_the_link_is_back,
     a_cancellation_after_approval_cancels_the_proposal_at_the_jd,
     a_revocation_at_the_jd_revokes_the_proposal_on_the_node,
     a_deletion_at_the_jd_deletes_the_job_on_the_node,
@@ -258,6 +259,25 @@ async fn a_rejection_on_the_node_rejects_the_proposal_at_the_jd(backend: Backend
         net.nodes[0].decide(&uuid, "reject").await["state"],
         "rejected"
     );
+    let rejected = net.jd.wait_status(&id, Status::Rejected).await;
+    assert!(rejected.response_received_at.is_some(), "{rejected:?}");
+}
+
+async fn a_rejection_made_while_the_jd_is_down_reaches_it_when_the_link_is_back(backend: Backend) {
+    let Some(mut net) = Net::new(backend, 1).await else {
+        return;
+    };
+    let (uuid, id) = net.propose_delivered(0).await;
+    net.jd.stop().await;
+    net.nodes[0].wait_link("link down", |s| !s.up).await;
+    // The operator's decision stands although the JD cannot be told now…
+    assert_eq!(
+        net.nodes[0].decide(&uuid, "reject").await["state"],
+        "rejected"
+    );
+    net.jd.start_again().await;
+    // …and the JD learns it over the next link (it never pushes an acknowledged proposal
+    // again, so only the node can bring it).
     let rejected = net.jd.wait_status(&id, Status::Rejected).await;
     assert!(rejected.response_received_at.is_some(), "{rejected:?}");
 }
