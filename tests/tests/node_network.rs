@@ -153,7 +153,8 @@ cases!(
     an_approval_on_the_node_approves_the_proposal_at_the_jd,
     the_auto_policy_approves_on_arrival,
     a_rejection_on_the_node_rejects_the_proposal_at_the_jd,
-    a_rejection_made_while_the_jd_is_down_reaches_it_when_the_link_is_back,
+    decisions_made_while_the_jd_is_down_reach_it_when_the_link_is_back,
+    a_newer_revision_of_an_approved_job_is_a_pending_update_on_the_node,
     a_cancellation_after_approval_cancels_the_proposal_at_the_jd,
     a_revocation_at_the_jd_revokes_the_proposal_on_the_node,
     a_deletion_at_the_jd_deletes_the_job_on_the_node,
@@ -268,23 +269,58 @@ async fn a_rejection_on_the_node_rejects_the_proposal_at_the_jd(backend: Backend
     assert!(rejected.response_received_at.is_some(), "{rejected:?}");
 }
 
-async fn a_rejection_made_while_the_jd_is_down_reaches_it_when_the_link_is_back(backend: Backend) {
+async fn decisions_made_while_the_jd_is_down_reach_it_when_the_link_is_back(backend: Backend) {
     let Some(mut net) = Net::new(backend, 1, 1).await else {
         return;
     };
-    let (uuid, id) = net.propose_delivered(0).await;
+    let (to_reject, rejected_id) = net.propose_delivered(0).await;
+    let (to_cancel, cancelled_id) = net.propose_delivered(0).await;
+    net.nodes[0].decide(&to_cancel, "approve").await;
+    net.jd.wait_status(&cancelled_id, Status::Approved).await;
     net.jd.stop().await;
     net.nodes[0].wait_link("link down", |s| !s.up).await;
-    // The operator's decision stands although the JD cannot be told now…
+    // The operator's decisions stand although the JD cannot be told now…
+    let node = &net.nodes[0];
+    assert_eq!(node.decide(&to_reject, "reject").await["state"], "rejected");
     assert_eq!(
-        net.nodes[0].decide(&uuid, "reject").await["state"],
-        "rejected"
+        node.decide(&to_cancel, "cancel").await["state"],
+        "cancelled"
     );
     net.jd.start_again().await;
-    // …and the JD learns it over the next link (it never pushes an acknowledged proposal
-    // again, so only the node can bring it).
-    let rejected = net.jd.wait_status(&id, Status::Rejected).await;
+    // …and the JD learns them over the next link (it never pushes an acknowledged proposal
+    // again, so only the node can bring them).
+    let rejected = net.jd.wait_status(&rejected_id, Status::Rejected).await;
     assert!(rejected.response_received_at.is_some(), "{rejected:?}");
+    net.jd.wait_status(&cancelled_id, Status::Cancelled).await;
+}
+
+async fn a_newer_revision_of_an_approved_job_is_a_pending_update_on_the_node(backend: Backend) {
+    let Some(net) = Net::new(backend, 1, 1).await else {
+        return;
+    };
+    let (uuid, first) = net.propose_delivered(0).await;
+    net.nodes[0].decide(&uuid, "approve").await;
+    net.jd.wait_status(&first, Status::Approved).await;
+
+    let second = net.jd.propose(&net.ids[0], spec("webhook", &uuid)).await;
+    assert_eq!(second.revision, 2);
+    net.jd
+        .wait_delivery(&second.id, Delivery::Acknowledged)
+        .await;
+    let shown = net.nodes[0].wait_state(&uuid, "pending").await;
+    let versions: Vec<_> = shown["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| (v["version"].clone(), v["state"].clone()))
+        .collect();
+    assert_eq!(
+        versions,
+        [(1.into(), "approved".into()), (2.into(), "pending".into())]
+    );
+    net.nodes[0].decide(&uuid, "approve").await;
+    let approved = net.jd.wait_status(&second.id, Status::Approved).await;
+    assert!(approved.response_received_at.is_some());
 }
 
 async fn a_cancellation_after_approval_cancels_the_proposal_at_the_jd(backend: Backend) {
