@@ -45,6 +45,7 @@ macro_rules! cases {
 cases!(
     link_cases::registered_nodes_connect_and_report_their_facts,
     link_cases::a_proposal_made_while_the_node_is_offline_arrives_when_it_connects,
+    link_cases::a_restarted_node_keeps_its_proposals_and_links_again,
     link_cases::undelivered_proposals_are_delivered_after_a_jd_restart,
     link_cases::disabling_a_node_drops_its_link_and_enabling_reconnects,
     link_cases::a_node_with_the_wrong_jd_key_refuses_to_connect,

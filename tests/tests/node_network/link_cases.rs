@@ -1,7 +1,7 @@
 //! The link itself: registration and facts, offline delivery, a JD restart, disable and
 //! enable, a node refusing the wrong JD key.
 
-use offchain::proto::job::ProposalDeliveryStatus as Delivery;
+use offchain::proto::job::{ProposalDeliveryStatus as Delivery, ProposalStatus as Status};
 
 use super::database::Backend;
 use super::net::{Net, OTHER_KEY, chain_id};
@@ -59,6 +59,32 @@ pub async fn a_proposal_made_while_the_node_is_offline_arrives_when_it_connects(
     let acked = net.jd.wait_delivery(&id, Delivery::Acknowledged).await;
     assert!(acked.acked_at.is_some());
     net.nodes[0].wait_state(&uuid, "pending").await;
+}
+
+pub async fn a_restarted_node_keeps_its_proposals_and_links_again(backend: Backend) {
+    let Some(mut net) = Net::new(backend, 1, 1).await else {
+        return;
+    };
+    let (uuid, id) = net.propose_delivered(0).await;
+    net.nodes[0].decide(&uuid, "approve").await;
+    net.nodes[0].stop().await;
+    net.jd.wait_connected(&net.ids[0], false).await;
+    // While it is down, the JD keeps what it has to send.
+    let (waiting, waiting_id) = net.propose(0).await;
+
+    // Same data dir and password: the keystore opens with the same keys (checked in
+    // `start`), the JD lets it in again, and the store kept its decisions.
+    net.start(0).await;
+    net.nodes[0].wait_state(&waiting, "pending").await;
+    net.jd
+        .wait_delivery(&waiting_id, Delivery::Acknowledged)
+        .await;
+    assert_eq!(
+        net.nodes[0].show(&uuid).await.expect("kept")["state"],
+        "approved"
+    );
+    let approved = net.jd.proposal(&id).await;
+    assert_eq!(approved.status(), Status::Approved);
 }
 
 pub async fn undelivered_proposals_are_delivered_after_a_jd_restart(backend: Backend) {

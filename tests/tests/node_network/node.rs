@@ -81,6 +81,13 @@ impl TestNode {
         self.running = Some(node);
     }
 
+    /// Stops the node (its API, links and store); its data dir stays for [`TestNode::start`].
+    pub async fn stop(&mut self) {
+        if let Some(node) = self.running.take() {
+            node.shutdown().await;
+        }
+    }
+
     fn node(&self) -> &Node {
         self.running.as_ref().expect("the node is running")
     }
