@@ -345,3 +345,30 @@ async fn a_dropped_link_is_redialed_and_the_facts_reported_again() {
     propose(&again, &spec("webhook", "one"), 1).await.unwrap();
     assert_eq!(state_of(&node.store).await, (State::Pending, 1));
 }
+
+#[tokio::test]
+async fn decisions_the_jd_was_not_told_are_sent_on_the_next_link() {
+    let (mut jd, node, link) = linked(ApprovalPolicy::Manual).await;
+    propose(&link, &spec("webhook", "one"), 1).await.unwrap();
+    // Decided without telling the JD, as when the link is down at that moment.
+    let jd_key = key(JD).to_hex();
+    let rejected = node.store.reject(&jd_key, ID, None).await.unwrap();
+    assert_eq!(node.store.untold(&jd_key).await.unwrap(), [rejected]);
+
+    link.close();
+    let _again = jd.next_link().await;
+    // `UpdateNode` and the decision go out side by side.
+    let calls = [jd.next_call().await, jd.next_call().await];
+    assert!(
+        calls.contains(&Call::RejectedJob(ID.to_owned(), 1)),
+        "{calls:?}"
+    );
+    // Forgotten once the JD answered it.
+    tokio::time::timeout(LIMIT, async {
+        while !node.store.untold(&jd_key).await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("forgotten in time");
+}

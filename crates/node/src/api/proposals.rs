@@ -9,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{ApiError, ApiState};
-use crate::proposals::{ProposalDetail, ProposalError, ProposalSummary};
+use crate::proposals::{ProposalDetail, ProposalError, ProposalSummary, Untold};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -52,24 +52,12 @@ fn not_linked(jd: &str) -> ApiError {
     ))
 }
 
-/// A decision the JD is told about after it is stored.
-#[derive(Debug, Clone, Copy)]
-enum Told {
-    Rejected,
-    Cancelled,
-}
-
-/// Sends `RejectedJob` / `CancelledJob`; a failure is logged, the decision stands.
-async fn tell_jd(state: &ApiState, jd: &str, id: &str, version: i64, told: Told) {
-    let Some(link) = state.links.get(jd) else {
-        return;
-    };
-    let sent = match told {
-        Told::Rejected => link.rejected_job(id, version).await,
-        Told::Cancelled => link.cancelled_job(id, version).await,
-    };
-    if let Err(error) = sent {
-        tracing::warn!(%jd, uuid = %id, version, %error, ?told, "telling the JD failed");
+/// Tells the JD a stored rejection or cancellation. A failure is logged and the decision
+/// stands: it is kept and sent again on the next link ([`crate::proposals::Decision`]).
+async fn tell_jd(state: &ApiState, decision: &Untold) {
+    if let Some(link) = state.links.get(&decision.jd) {
+        // `tell` logs what happened.
+        let _ = link.tell(&state.store, decision).await;
     }
 }
 
@@ -110,7 +98,7 @@ pub(super) async fn approve(
 }
 
 /// Rejects, then sends `RejectedJob`. The rejection stands if the JD cannot be told (the
-/// operator's decision is made; the JD learns it when asked again), and is logged.
+/// operator's decision is made): the node tells it on the next link.
 pub(super) async fn reject(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -118,19 +106,19 @@ pub(super) async fn reject(
 ) -> ApiResult<ProposalDetail> {
     let version = decision(&body)?.version;
     let jd = jd_of(&state, &id).await?;
-    let version = state.store.reject(&jd, &id, version).await?;
-    tell_jd(&state, &jd, &id, version, Told::Rejected).await;
+    let rejected = state.store.reject(&jd, &id, version).await?;
+    tell_jd(&state, &rejected).await;
     detail(&state, &jd, &id).await
 }
 
-/// Cancels the active job, then sends `CancelledJob` (logged if the JD cannot be told: the
-/// job is stopped either way).
+/// Cancels the active job, then sends `CancelledJob` (the job is stopped either way; if the
+/// JD cannot be told now, the node tells it on the next link).
 pub(super) async fn cancel(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
 ) -> ApiResult<ProposalDetail> {
     let jd = jd_of(&state, &id).await?;
-    let version = state.store.cancel(&jd, &id).await?;
-    tell_jd(&state, &jd, &id, version, Told::Cancelled).await;
+    let cancelled = state.store.cancel(&jd, &id).await?;
+    tell_jd(&state, &cancelled).await;
     detail(&state, &jd, &id).await
 }

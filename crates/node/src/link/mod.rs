@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::ApprovalPolicy;
-use crate::proposals::Approval;
+use crate::proposals::{Approval, Untold};
 use crate::store::Store;
 
 pub use facts::NodeFacts;
@@ -169,6 +169,12 @@ impl JdLinkHandle {
         self.decision("CancelledJob", uuid, version).await
     }
 
+    /// Tells the JD `decision` (`RejectedJob` / `CancelledJob`) and forgets it once the JD
+    /// answered; while the link is down it stays kept and goes out on the next link.
+    pub async fn tell(&self, store: &Store, decision: &Untold) -> Result<(), CallError> {
+        tell_on(&self.live()?, store, &self.uri, decision, self.call_timeout).await
+    }
+
     /// Tells the JD about `approval` with `ApprovedJob`; if that fails, undoes it in `store`
     /// (the spec's rule) and returns the call's error.
     pub async fn confirm_approval(
@@ -297,9 +303,16 @@ async fn serve_link(
     // One line per link up and down, naming both ends: what an operator greps for.
     tracing::info!(node = %shared.node_name, jd = %shared.uri, "link up");
 
+    let work = async {
+        let ((), never) = tokio::join!(
+            tell_untold(shared, &link, timers.call_timeout),
+            report_facts(shared, &link, timers, facts)
+        );
+        never
+    };
     let end = tokio::select! {
         end = link.ended() => end,
-        never = report_facts(shared, &link, timers, facts) => match never {},
+        never = work => match never {},
     };
 
     *handle.live.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -308,6 +321,64 @@ async fn serve_link(
         up: false,
         last_error: Some(end.to_string()),
     });
+}
+
+/// Sends `decision` on `link`. Once the JD answered — with an error too: asking again would
+/// not change its mind — the decision is forgotten; a call that failed on the way keeps it.
+async fn tell_on(
+    link: &Link,
+    store: &Store,
+    uri: &str,
+    decision: &Untold,
+    timeout: Duration,
+) -> Result<(), CallError> {
+    // The three decision requests and responses have the same fields.
+    let request = cfm::RejectedJobRequest {
+        uuid: decision.uuid.clone(),
+        version: decision.version,
+    };
+    let method = decision.decision.method();
+    let outcome = link
+        .call_message::<_, cfm::RejectedJobResponse>(method, &request, timeout)
+        .await
+        .map(drop);
+    let answered = matches!(
+        outcome,
+        Ok(()) | Err(CallError::Remote(_) | CallError::Decode { .. })
+    );
+    if answered && let Err(error) = store.forget_untold(decision).await {
+        tracing::error!(jd = %uri, uuid = %decision.uuid, %error,
+            "forgetting a told decision failed; it is sent again on the next link");
+    }
+    match &outcome {
+        Ok(()) => tracing::info!(jd = %uri, uuid = %decision.uuid, version = decision.version,
+            method, "decision sent"),
+        Err(error) => tracing::warn!(jd = %uri, uuid = %decision.uuid,
+            version = decision.version, method, %error, answered, "telling the JD failed"),
+    }
+    outcome
+}
+
+/// Sends the decisions the JD has not confirmed (made while no link was up), oldest first.
+/// Stops at the first call that fails on the way: the link is going down, and the next link
+/// starts over.
+async fn tell_untold(shared: &Shared, link: &Link, timeout: Duration) {
+    let untold = match shared.store.untold(&shared.jd_key).await {
+        Ok(untold) => untold,
+        Err(error) => {
+            tracing::error!(jd = %shared.uri, %error, "reading the untold decisions failed");
+            return;
+        }
+    };
+    for decision in &untold {
+        let outcome = tell_on(link, &shared.store, &shared.uri, decision, timeout).await;
+        if matches!(
+            outcome,
+            Err(CallError::Timeout | CallError::NotConnected | CallError::NotReady)
+        ) {
+            return;
+        }
+    }
 }
 
 /// Reports the facts on `link` now and after every change, retrying each report with

@@ -23,6 +23,7 @@
 mod query;
 mod spec;
 mod transitions;
+mod untold;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ use crate::store::{State, Store, StoreError, StoreResult, now_micros};
 pub use query::{ProposalDetail, ProposalSummary, VersionDetail};
 pub use spec::{MAX_SPEC_BYTES, SUPPORTED_TYPES, SpecError, validate as validate_spec};
 pub use transitions::{Approval, DeleteOutcome, RevokeOutcome};
+pub use untold::{Decision, Untold};
 
 /// Why a proposal call was refused.
 #[derive(Debug, thiserror::Error)]

@@ -175,7 +175,7 @@ async fn only_the_latest_pending_or_cancelled_version_can_be_approved() {
         })
     ));
     // Cancelled → approved again (re-approval of the latest version).
-    assert_eq!(store.cancel(JD, ID).await.unwrap(), 2);
+    assert_eq!(store.cancel(JD, ID).await.unwrap().version, 2);
     assert_eq!(
         states(&store).await,
         (Cancelled, vec![(1, Pending), (2, Cancelled)])
@@ -223,7 +223,7 @@ async fn reject_needs_a_pending_latest_version_and_cancel_an_active_job() {
             ..
         })
     ));
-    assert_eq!(store.reject(JD, ID, None).await.unwrap(), 1);
+    assert_eq!(store.reject(JD, ID, None).await.unwrap().version, 1);
     assert_eq!(states(&store).await, (Rejected, vec![(1, Rejected)]));
     assert!(matches!(
         store.reject(JD, ID, None).await,
@@ -368,7 +368,7 @@ async fn delete_marks_deleted_and_says_when_the_operator_must_cancel() {
     );
 
     // The operator cancels the job; the proposal stays deleted.
-    assert_eq!(store.cancel(JD, ID).await.unwrap(), 1);
+    assert_eq!(store.cancel(JD, ID).await.unwrap().version, 1);
     assert_eq!(states(&store).await, (Deleted, vec![(1, Cancelled)]));
     assert!(!store.delete(JD, ID).await.unwrap().must_cancel());
 }
@@ -501,4 +501,33 @@ async fn two_stores_on_one_file_receive_concurrently_without_duplicates() {
         outcomes,
         [ReceiveOutcome::Created, ReceiveOutcome::Redelivery]
     );
+}
+
+#[tokio::test]
+async fn rejections_and_cancellations_are_kept_until_the_jd_answered_them() {
+    let (dir, store) = open().await;
+    let other = "1b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11";
+    let other_spec = format!("type = \"cron\"\nexternalJobID = \"{other}\"\n");
+    store.receive(JD, ID, 1, &spec("cron", "a")).await.unwrap();
+    store.receive(JD, other, 1, &other_spec).await.unwrap();
+    store.approve(JD, ID, None).await.unwrap();
+    let rejected = store.reject(JD, other, None).await.unwrap();
+    let cancelled = store.cancel(JD, ID).await.unwrap();
+    let key = JD.to_ascii_lowercase();
+    assert_eq!(
+        (&rejected.jd, rejected.uuid.as_str(), rejected.version),
+        (&key, other, 1)
+    );
+    assert_eq!(rejected.decision, Decision::Rejected);
+    assert_eq!(cancelled.decision, Decision::Cancelled);
+    assert_eq!(cancelled.decision.method(), "CancelledJob");
+    assert!(store.untold(OTHER_JD).await.unwrap().is_empty());
+
+    // Kept across a restart, oldest first, until forgotten.
+    store.close().await;
+    let store = Store::open(dir.path()).await.unwrap();
+    let untold = store.untold(JD).await.unwrap();
+    assert_eq!(untold, [rejected.clone(), cancelled.clone()]);
+    store.forget_untold(&rejected).await.unwrap();
+    assert_eq!(store.untold(JD).await.unwrap(), [cancelled]);
 }

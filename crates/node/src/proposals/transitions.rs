@@ -11,6 +11,7 @@
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::untold::{self, Decision, Untold};
 use super::{Head, ProposalError, ProposalResult, jd_key, proposal_id, refresh_state};
 use crate::store::{State, Store, StoreResult, now_micros};
 
@@ -155,8 +156,9 @@ impl Store {
     }
 
     /// Rejects `version` (default: the latest), which must be the latest and pending. Returns
-    /// the rejected version, for `RejectedJob(uuid, version)`.
-    pub async fn reject(&self, jd: &str, id: &str, version: Option<i64>) -> ProposalResult<i64> {
+    /// the `RejectedJob(uuid, version)` the JD is to be told, kept until it answers
+    /// ([`super::untold`]).
+    pub async fn reject(&self, jd: &str, id: &str, version: Option<i64>) -> ProposalResult<Untold> {
         let mut target = self.target(jd, id).await?;
         let version = target.chosen_version("reject", version)?;
         if target.head.latest_state != State::Pending {
@@ -165,13 +167,15 @@ impl Store {
         target
             .set_version(version, State::Rejected, Some(target.now))
             .await?;
+        let told = target.keep_untold(version, Decision::Rejected).await?;
         target.commit().await?;
-        Ok(version)
+        Ok(told)
     }
 
     /// Cancels the active job (also of a deleted proposal: that is how the operator stops
-    /// it). Returns the cancelled version, for `CancelledJob(uuid, version)`.
-    pub async fn cancel(&self, jd: &str, id: &str) -> ProposalResult<i64> {
+    /// it). Returns the `CancelledJob(uuid, version)` the JD is to be told, kept until it
+    /// answers ([`super::untold`]).
+    pub async fn cancel(&self, jd: &str, id: &str) -> ProposalResult<Untold> {
         let mut target = self.target(jd, id).await?;
         let Some(active) = target.head.active_version else {
             return Err(target.invalid("cancel", target.head.state()));
@@ -180,8 +184,9 @@ impl Store {
             .set_version(active, State::Cancelled, Some(target.now))
             .await?;
         target.set_active(None).await?;
+        let told = target.keep_untold(active, Decision::Cancelled).await?;
         target.commit().await?;
-        Ok(active)
+        Ok(told)
     }
 
     /// `RevokeJob` from the JD: allowed while the latest version is pending or cancelled.
@@ -304,6 +309,18 @@ impl Target {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Records the decision on `version` as one the JD must still be told.
+    async fn keep_untold(&mut self, version: i64, decision: Decision) -> StoreResult<Untold> {
+        let told = Untold {
+            jd: self.jd.clone(),
+            uuid: self.uuid.to_string(),
+            version,
+            decision,
+        };
+        untold::keep(&mut self.tx, &told, self.now).await?;
+        Ok(told)
     }
 
     async fn set_active(&mut self, version: Option<i64>) -> StoreResult<()> {
