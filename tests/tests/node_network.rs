@@ -1,8 +1,8 @@
 //! End to end over the node link (issue 8): a real JD (gRPC operator API + node listener on
 //! ephemeral ports) and up to three real node agents in this process, each with its own data dir,
 //! keystore and approval API. Operators act through the `offchain` client, node operators
-//! through each node's HTTP API; nothing reaches into either side's internals except
-//! `net::failed_delivery_message` (see there).
+//! through each node's HTTP API (a refused spec's message through the JD's delivery
+//! extension); nothing reaches into either side's internals.
 //!
 //! Every case runs on SQLite (a temp file, so a restarted JD finds it) and on PostgreSQL (a
 //! schema of its own; skipped with a note when `OFFCHAIN_TEST_POSTGRES_URL` is unset, failed

@@ -82,12 +82,6 @@ impl Jd {
         self.node_addr.to_string()
     }
 
-    /// The running server, for what only the JD library shows (see
-    /// `failed_delivery_message`).
-    pub fn server(&self) -> &RunningServer {
-        self.server.as_ref().expect("the JD is running")
-    }
-
     pub fn client(&self) -> &dyn Client {
         self.client.as_deref().expect("the JD is running")
     }

@@ -1,5 +1,6 @@
 //! The fixture every case builds on: a JD with up to three registered nodes.
 
+use offchain::proto::delivery::GetProposalDeliveryRequest;
 use offchain::proto::job::{ProposalDeliveryStatus as Delivery, ProposalStatus as Status};
 
 use super::database::{Backend, Database};
@@ -100,14 +101,16 @@ impl Net {
     }
 }
 
-/// The error a node answered to a refused proposal, as the JD keeps it.
-///
-/// Read through the JD library for now; the lead switches this one place to the gRPC
-/// extension service that serves it to operators.
+/// The error a node answered to a refused proposal, as the operator reads it: the JD's
+/// delivery extension (`offchain.jd.v1.ProposalDeliveryService`) through the client.
 pub async fn failed_delivery_message(jd: &Jd, proposal_id: &str) -> Option<String> {
-    let store = jd.server().jd().store();
-    store
-        .delivery_error(proposal_id)
+    let request = GetProposalDeliveryRequest {
+        proposal_id: proposal_id.to_owned(),
+    };
+    let answer = jd
+        .client()
+        .get_proposal_delivery(request)
         .await
-        .expect("the JD store answers")
+        .expect("the JD serves the delivery extension");
+    answer.delivery?.delivery_error
 }
