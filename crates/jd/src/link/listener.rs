@@ -78,7 +78,7 @@ pub async fn listen(jd: &JobDistributor, addr: SocketAddr) -> Result<NodeListene
         listener,
         TlsAcceptor::from(tls),
         LinkRegistry::new(PROBE_TIMEOUT),
-        AcceptConfig::default(),
+        accept_config(),
         links,
     ));
     let running = {
@@ -95,6 +95,16 @@ pub async fn listen(jd: &JobDistributor, addr: SocketAddr) -> Result<NodeListene
         jd: jd.clone(),
         tasks: [accepting, running],
     })
+}
+
+/// The accept defaults with the link's WebSocket settings: its small read buffer keeps an
+/// idle link's memory down (tungstenite's default buffer is 128 KiB per link, allocated
+/// up front), and its frame limit is the JD's.
+fn accept_config() -> AcceptConfig {
+    AcceptConfig {
+        websocket: LinkConfig::jd().websocket_config(),
+        ..AcceptConfig::default()
+    }
 }
 
 /// Serves one node's link until it ends or a newer link of the same key replaces it.
@@ -143,4 +153,17 @@ async fn run_link(jd: JobDistributor, accepted: Accepted<TcpStream>) {
     pushing.abort();
     jd.links().remove(&peer, id);
     tracing::info!(node_id = %node.id, node = %node.name, reason = %end, "node link down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_accepted_with_the_small_read_buffer_and_the_jd_frame_limit() {
+        let websocket = accept_config().websocket;
+        assert_eq!(websocket.read_buffer_size, LinkConfig::READ_BUFFER_SIZE);
+        assert_eq!(websocket.max_frame_size, Some(LinkConfig::JD_MAX_FRAME_SIZE));
+        assert_eq!(websocket.max_message_size, Some(LinkConfig::JD_MAX_FRAME_SIZE));
+    }
 }
