@@ -34,7 +34,9 @@ async fn twenty_nodes_all_acknowledge_one_batch() {
             dial_concurrency: 8,
             settle: Duration::ZERO,
         };
-        let figures = harness::run(endpoints, round).await.expect("the round runs");
+        let figures = harness::run(endpoints, round)
+            .await
+            .expect("the round runs");
         assert_eq!(figures.nodes, NODES);
         assert_eq!(figures.acknowledged_count, NODES, "{url}");
         assert!(figures.answers >= NODES, "{} answers", figures.answers);
