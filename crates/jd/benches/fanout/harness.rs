@@ -98,11 +98,15 @@ impl Figures {
     }
 }
 
+/// Seals the JD's CSA key. One fixed value, so that the rounds of one run (and later runs)
+/// can share a `FANOUT_DATABASE_URL`: a throw-away secret would not open the key a
+/// previous round sealed.
+const CSA_SECRET: &str = "offchain fan-out benchmark: not a secret";
+
 /// Serves a JD on `database_url` with its operator API and node listener on ephemeral
 /// loopback ports.
 pub async fn serve_jd(database_url: &str) -> BenchResult<RunningServer> {
-    let jd = offchain_jd::JobDistributor::open(database_url, &offchain_jd::csa::throwaway_secret())
-        .await?;
+    let jd = offchain_jd::JobDistributor::open(database_url, CSA_SECRET).await?;
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
     let options = ServeOptions {
         node_listen: Some(loopback),
