@@ -107,10 +107,7 @@ async fn write_group(store: Store, _writer: OwnedMutexGuard<()>, group: Vec<Queu
     }
 }
 
-async fn write_classes(
-    store: &Store,
-    classes: &Classes<'_>,
-) -> StoreResult<()> {
+async fn write_classes(store: &Store, classes: &Classes<'_>) -> StoreResult<()> {
     let mut conn = store.conn().await?;
     let mut tx = conn.begin().await?;
     for ((_, status, error), writes) in classes {
