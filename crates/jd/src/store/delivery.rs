@@ -64,6 +64,9 @@ impl Store {
     /// Records what a push did: DELIVERED (sent), ACKNOWLEDGED (with `acked_at`) or FAILED
     /// with the node's `error` (cut to [`MAX_DELIVERY_ERROR`] bytes). An ACKNOWLEDGED or
     /// FAILED proposal keeps its status: a late or repeated push never moves it back.
+    ///
+    /// Returns once the write is committed; writes made at about the same time share one
+    /// transaction (`delivery_writes.rs`), whose times are the latest among them.
     pub async fn set_delivery(
         &self,
         proposal_id: &str,
@@ -71,24 +74,9 @@ impl Store {
         error: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        let acked_at = (status == ProposalDeliveryStatus::Acknowledged).then_some(now);
         let error = error.map(|text| cut(text, MAX_DELIVERY_ERROR));
-        let mut conn = self.conn().await?;
-        sqlx::query(
-            "UPDATE proposals SET delivery_status = $2, delivery_error = $3, \
-             acked_at = COALESCE($4, acked_at), updated_at = $5 \
-             WHERE id = $1 AND delivery_status NOT IN ($6, $7)",
-        )
-        .bind(proposal_id)
-        .bind(status as i64)
-        .bind(error)
-        .bind(acked_at)
-        .bind(now)
-        .bind(ProposalDeliveryStatus::Acknowledged as i64)
-        .bind(ProposalDeliveryStatus::Failed as i64)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
+        self.write_delivery_grouped(proposal_id, status, error, now)
+            .await
     }
 
     /// The node's error text of a FAILED proposal (`None` otherwise or when unknown).

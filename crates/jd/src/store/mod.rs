@@ -10,6 +10,7 @@ mod chain;
 mod csa;
 mod delivery;
 mod delivery_report;
+mod delivery_writes;
 mod jobs;
 mod labels;
 mod nodes;
@@ -114,6 +115,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     db: Db,
     backend: Backend,
+    /// Delivery status writes waiting to be committed in a group (`delivery_writes.rs`).
+    deliveries: Arc<delivery_writes::DeliveryWrites>,
 }
 
 /// Where a [`Store`] gets its connections.
@@ -201,7 +204,11 @@ impl Store {
             },
             Backend::Postgres => Db::Pool(open_postgres(url).await?),
         };
-        let store = Store { db, backend };
+        let store = Store {
+            db,
+            backend,
+            deliveries: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

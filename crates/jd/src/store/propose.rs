@@ -151,7 +151,7 @@ async fn propose_grouped(
     outcome.await.unwrap_or_else(|_| Err(group_lost()))
 }
 
-fn group_lost() -> StoreError {
+pub(super) fn group_lost() -> StoreError {
     StoreError::Database(sqlx::Error::WorkerCrashed)
 }
 
@@ -194,7 +194,7 @@ async fn write_in_transaction(
 
 impl StoreError {
     /// The same failure for each caller of a group (the driver's error is not `Clone`).
-    fn for_peer(&self) -> StoreError {
+    pub(super) fn for_peer(&self) -> StoreError {
         match self {
             StoreError::Conflict => StoreError::Conflict,
             StoreError::Contention(code) => StoreError::Contention(code.clone()),
