@@ -157,7 +157,7 @@ impl Store {
 
     /// Rejects `version` (default: the latest), which must be the latest and pending. Returns
     /// the `RejectedJob(uuid, version)` the JD is to be told, kept until it answers
-    /// ([`super::untold`]).
+    /// (`untold.rs`).
     pub async fn reject(&self, jd: &str, id: &str, version: Option<i64>) -> ProposalResult<Untold> {
         let mut target = self.target(jd, id).await?;
         let version = target.chosen_version("reject", version)?;
@@ -174,7 +174,7 @@ impl Store {
 
     /// Cancels the active job (also of a deleted proposal: that is how the operator stops
     /// it). Returns the `CancelledJob(uuid, version)` the JD is to be told, kept until it
-    /// answers ([`super::untold`]).
+    /// answers (`untold.rs`).
     pub async fn cancel(&self, jd: &str, id: &str) -> ProposalResult<Untold> {
         let mut target = self.target(jd, id).await?;
         let Some(active) = target.head.active_version else {
