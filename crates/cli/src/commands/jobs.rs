@@ -101,15 +101,13 @@ pub fn spec_to_propose(command: &JobsCommand) -> Result<Option<String>> {
         ReadError::Io(e) => anyhow!(e).context(format!("cannot read spec file {}", spec.display())),
         other => anyhow!("spec file {}: {other}", spec.display()),
     })?;
-    if !no_validate {
-        if let Err(error) = JobSpec::parse(&text) {
-            // The same line `offchain job validate` prints, then the usual one-line error.
-            eprintln!("{}", job::positioned(spec, &error));
-            return Err(UsageError(
-                "invalid spec, nothing was proposed (--no-validate sends it unchecked)".into(),
-            )
-            .into());
-        }
+    if !no_validate && let Err(error) = JobSpec::parse(&text) {
+        // The same line `offchain job validate` prints, then the usual one-line error.
+        eprintln!("{}", job::positioned(spec, &error));
+        return Err(UsageError(
+            "invalid spec, nothing was proposed (--no-validate sends it unchecked)".into(),
+        )
+        .into());
     }
     Ok(Some(text))
 }
