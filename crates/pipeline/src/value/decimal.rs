@@ -205,7 +205,13 @@ impl From<BigInt> for Decimal {
 /// Plain digits, never an exponent; fractional trailing zeros and a bare `.` removed.
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.normalized().write_plain_string(f)
+        let (_, scale) = self.0.as_bigint_and_scale();
+        // Only fractional digits can end in zeros worth dropping; integers skip the work.
+        if scale > 0 {
+            self.0.normalized().write_plain_string(f)
+        } else {
+            self.0.write_plain_string(f)
+        }
     }
 }
 
@@ -333,6 +339,37 @@ mod tests {
             d("1").div_round(&d("3"), 2_000_000).unwrap_err(),
             DecimalError::DivisionOverflow
         );
+    }
+
+    #[test]
+    fn division_rounds_once_however_long_the_quotient() {
+        // 0.4999…9 (120 nines): rounding at 100 significant digits first (bigdecimal's `/`)
+        // would make it 0.5 and then 1.
+        let almost_half = format!("0.4{}", "9".repeat(120));
+        assert_eq!(
+            d(&almost_half).div_round(&d("1"), 0).unwrap().to_string(),
+            "0"
+        );
+        assert_eq!(
+            d(&almost_half).div_round(&d("-1"), 1).unwrap().to_string(),
+            "-0.5"
+        );
+        // A quotient of 200 digits is exact.
+        let big = format!("1{}", "0".repeat(200));
+        assert_eq!(
+            d(&big).div_round(&d("3"), 0).unwrap().to_string(),
+            format!("3{}", "3".repeat(199))
+        );
+    }
+
+    #[test]
+    fn mantissa_and_exponent_are_the_parsed_ones() {
+        let x = d("-12.50");
+        assert_eq!(*x.mantissa(), BigInt::from(-1250));
+        assert_eq!(x.exponent(), -2);
+        // A product by one at the exponent bound stays a value, whatever shape it takes.
+        let top = d("10e100000");
+        assert_eq!(top.mul(&d("1")).unwrap(), top);
     }
 
     #[test]
