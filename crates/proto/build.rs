@@ -7,6 +7,9 @@ const PROTOS: &[&str] = &[
     "v1/csa/csa.proto",
     "v1/job/job.proto",
     "v1/node/node.proto",
+    // Our own extension (package `offchain.jd.v1`), in the same descriptor set: reflection
+    // describes it and the CLI prints its answers as JSON like the reference ones.
+    "offchain/jd/v1/proposal_delivery.proto",
 ];
 
 /// The node link's messages (packages `message` and `cfm`): plain prost messages, kept

@@ -114,11 +114,11 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Logs go to stderr so stdout stays the answer. The server is chatty by default; client
-/// commands only log problems unless RUST_LOG says otherwise.
+/// Logs go to stderr so stdout stays the answer. The servers (JD and node) are chatty by
+/// default; client commands only log problems unless RUST_LOG says otherwise.
 fn init_tracing(cli: &Cli) {
     let default = match &cli.command {
-        Command::Jd(JdCommand::Serve(_)) => "info",
+        Command::Jd(JdCommand::Serve(_)) | Command::Node(NodeCommand::Run(_)) => "info",
         _ => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use anyhow::{Context, Result, anyhow};
 use comfy_table::{Table, presets};
 use offchain::proto::csa::Keypair;
+use offchain::proto::delivery::ProposalDelivery;
 use offchain::proto::job::{Job, Proposal, ProposalDeliveryStatus, ProposalStatus};
 use offchain::proto::label::Label;
 use offchain::proto::node::{ChainConfig, ChainType, Node};
@@ -48,6 +49,7 @@ api_messages! {
         DeleteJobResponse, UpdateJobResponse, ListProposalsResponse, GetProposalResponse,
     }
     "api.csa.v1" => csa { GetKeypairResponse, ListKeypairsResponse }
+    "offchain.jd.v1" => delivery { GetProposalDeliveryResponse, ListProposalDeliveriesResponse }
 }
 
 /// `message` in the protobuf JSON mapping (camelCase names, enum names, int64 as strings,
@@ -69,6 +71,20 @@ pub fn to_json<M: ApiMessage>(message: &M) -> Result<String> {
         .serialize_with_options(&mut serializer, &options)
         .with_context(|| format!("cannot write a {} as JSON", M::FULL_NAME))?;
     String::from_utf8(json).context("JSON output is not UTF-8")
+}
+
+/// Two pretty-printed JSON objects with distinct keys as one, `a`'s fields first. Done on
+/// the text because `serde_json::Value` would sort the keys out of field-number order.
+fn merge_objects(a: &str, b: &str) -> String {
+    let head = a.trim_end().strip_suffix('}').map(str::trim_end);
+    let tail = b.trim_start().strip_prefix('{');
+    match (head, tail) {
+        (Some("{"), _) => b.to_owned(),
+        (_, Some(tail)) if tail.trim() == "}" => a.to_owned(),
+        (Some(head), Some(tail)) => format!("{head},{tail}"),
+        // Not objects: cannot happen for messages; keep the main answer.
+        _ => a.to_owned(),
+    }
 }
 
 /// Writes to stdout without panicking when the reader went away (`offchain … | head`).
@@ -103,6 +119,23 @@ impl Printer {
         match self.format {
             Format::Json => write_stdout(&to_json(message)?)?,
             Format::Table => view(message).print()?,
+        }
+        Ok(())
+    }
+
+    /// Like [`print`](Printer::print), with the fields of `extra` (an extension's answer,
+    /// when there is one) added to the JSON object beside `message`'s.
+    pub fn print_with<M: ApiMessage, E: ApiMessage>(
+        &self,
+        message: &M,
+        extra: Option<&E>,
+        view: impl FnOnce(&M) -> View,
+    ) -> Result<()> {
+        match (self.format, extra) {
+            (Format::Json, Some(extra)) => {
+                write_stdout(&merge_objects(&to_json(message)?, &to_json(extra)?))?
+            }
+            _ => self.print(message, view)?,
         }
         Ok(())
     }
@@ -258,6 +291,7 @@ pub fn nodes(nodes: &[Node]) -> View {
         "PUBLIC KEY",
         "ENABLED",
         "CONNECTED",
+        "VERSION",
         "LABELS",
         "CREATED",
     ];
@@ -269,6 +303,7 @@ pub fn nodes(nodes: &[Node]) -> View {
             n.public_key.clone(),
             yes_no(n.is_enabled),
             yes_no(n.is_connected),
+            or_dash(&n.version),
             labels(&n.labels),
             timestamp(n.created_at.as_ref()),
         ]);
@@ -332,45 +367,93 @@ pub fn job(job: Option<&Job>) -> View {
     )
 }
 
-/// Proposals, one per row.
-pub fn proposals(proposals: &[Proposal]) -> View {
-    let header = vec!["ID", "JOB", "REVISION", "STATUS", "DELIVERY", "CREATED"];
+/// Widest node error shown in a proposals table; the JSON output has it whole.
+pub const ERROR_COLUMN_CHARS: usize = 60;
+
+/// Proposals, one per row; with an ERROR column when the JD answered `deliveries` (its
+/// delivery extension), naming what the node refused.
+pub fn proposals(proposals: &[Proposal], deliveries: Option<&[ProposalDelivery]>) -> View {
+    let mut header = vec!["ID", "JOB", "REVISION", "STATUS", "DELIVERY", "CREATED"];
+    if deliveries.is_some() {
+        header.push("ERROR");
+    }
     let mut view = View::new("proposals", header);
     for p in proposals {
-        view.row(vec![
+        let mut row = vec![
             p.id.clone(),
             p.job_id.clone(),
             p.revision.to_string(),
             proposal_status(p.status),
             delivery_status(p.delivery_status),
             timestamp(p.created_at.as_ref()),
-        ]);
+        ];
+        if let Some(deliveries) = deliveries {
+            let delivery = deliveries.iter().find(|d| d.proposal_id == p.id);
+            let error = delivery.and_then(node_complaint).unwrap_or_default();
+            row.push(or_dash(&shortened(&error, ERROR_COLUMN_CHARS)));
+        }
+        view.row(row);
     }
     view
 }
 
-/// One proposal with every field, its spec after the table.
-pub fn proposal(proposal: Option<&Proposal>) -> View {
+/// What the node said against a proposal: its refusal of the proposal, else its refusal
+/// of a revoke/delete (`RevokeJob refused: …`).
+fn node_complaint(delivery: &ProposalDelivery) -> Option<String> {
+    match (&delivery.delivery_error, &delivery.node_refusal) {
+        (Some(error), _) if !error.is_empty() => Some(error.clone()),
+        (_, Some(refusal)) => Some(format!("{} refused: {}", refusal.method, refusal.error)),
+        _ => None,
+    }
+}
+
+/// `text` on one line (control characters as spaces), cut to `max` characters with `…`.
+fn shortened(text: &str, max: usize) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match line.char_indices().nth(max.saturating_sub(1)) {
+        Some((end, _)) if line.chars().count() > max => format!("{}…", &line[..end]),
+        _ => line,
+    }
+}
+
+/// One proposal with every field, its spec after the table; the node's error text and its
+/// refusal of a revoke/delete when the JD's delivery extension answered with them.
+pub fn proposal(proposal: Option<&Proposal>, delivery: Option<&ProposalDelivery>) -> View {
     let Some(p) = proposal else {
         return View::new("proposals", Vec::new());
     };
-    let mut view = View::fields(
-        "proposals",
-        vec![
-            ("id", p.id.clone()),
-            ("job", p.job_id.clone()),
-            ("revision", p.revision.to_string()),
-            ("status", proposal_status(p.status)),
-            ("delivery", delivery_status(p.delivery_status)),
-            ("created", timestamp(p.created_at.as_ref())),
-            ("updated", timestamp(p.updated_at.as_ref())),
-            ("acked", timestamp(p.acked_at.as_ref())),
-            (
-                "response received",
-                timestamp(p.response_received_at.as_ref()),
-            ),
-        ],
-    );
+    let mut fields = vec![
+        ("id", p.id.clone()),
+        ("job", p.job_id.clone()),
+        ("revision", p.revision.to_string()),
+        ("status", proposal_status(p.status)),
+        ("delivery", delivery_status(p.delivery_status)),
+    ];
+    if let Some(error) = delivery.and_then(|d| d.delivery_error.as_deref()) {
+        fields.push(("delivery error", shortened(error, usize::MAX)));
+    }
+    if let Some(refusal) = delivery.and_then(|d| d.node_refusal.as_ref()) {
+        let text = format!(
+            "{} refused at {}: {}",
+            refusal.method,
+            timestamp(refusal.refused_at.as_ref()),
+            refusal.error
+        );
+        fields.push(("node refusal", shortened(&text, usize::MAX)));
+    }
+    fields.extend([
+        ("created", timestamp(p.created_at.as_ref())),
+        ("updated", timestamp(p.updated_at.as_ref())),
+        ("acked", timestamp(p.acked_at.as_ref())),
+        (
+            "response received",
+            timestamp(p.response_received_at.as_ref()),
+        ),
+    ]);
+    let mut view = View::fields("proposals", fields);
     if !p.spec.is_empty() {
         view.trailer(p.spec.clone());
     }
@@ -501,6 +584,60 @@ mod tests {
         assert_eq!(lines[2].find('y'), Some(column), "{text}");
         assert!(lines.iter().all(|l| !l.ends_with(' ')), "{text:?}");
         assert!(lines[0].starts_with('A'), "{text}");
+    }
+
+    #[test]
+    fn json_objects_merge_in_order() {
+        let a = "{\n  \"proposal\": {\n    \"id\": \"p\"\n  }\n}";
+        let b = "{\n  \"delivery\": {\n    \"proposalId\": \"p\"\n  }\n}";
+        let merged = merge_objects(a, b);
+        let json: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        assert_eq!(json["proposal"]["id"], "p");
+        assert_eq!(json["delivery"]["proposalId"], "p");
+        assert!(merged.find("proposal").unwrap() < merged.find("delivery").unwrap());
+        assert_eq!(merge_objects("{}", b), b);
+        assert_eq!(merge_objects(a, "{}"), a);
+    }
+
+    #[test]
+    fn long_errors_are_cut_to_one_short_line() {
+        assert_eq!(shortened("a\nb", 60), "a b");
+        let long = "é".repeat(100);
+        let cut = shortened(&long, 60);
+        assert_eq!(cut.chars().count(), 60);
+        assert!(cut.ends_with('…'));
+        assert_eq!(shortened(&"x".repeat(60), 60), "x".repeat(60));
+    }
+
+    #[test]
+    fn the_error_column_shows_what_the_node_refused() {
+        use offchain::proto::delivery::NodeRefusal;
+        let proposal = Proposal {
+            id: "prop_1".into(),
+            ..Default::default()
+        };
+        let failed = ProposalDelivery {
+            proposal_id: "prop_1".into(),
+            delivery_error: Some("unsupported job type".into()),
+            ..Default::default()
+        };
+        let text = proposals(std::slice::from_ref(&proposal), Some(&[failed])).render();
+        assert!(text.lines().next().unwrap().ends_with("ERROR"), "{text}");
+        assert!(text.contains("unsupported job type"), "{text}");
+        let refused = ProposalDelivery {
+            proposal_id: "prop_1".into(),
+            node_refusal: Some(NodeRefusal {
+                method: "RevokeJob".into(),
+                error: "approved".into(),
+                refused_at: None,
+            }),
+            ..Default::default()
+        };
+        let text = proposals(std::slice::from_ref(&proposal), Some(&[refused])).render();
+        assert!(text.contains("RevokeJob refused: approved"), "{text}");
+        // Without the extension: no ERROR column.
+        let text = proposals(&[proposal], None).render();
+        assert!(!text.contains("ERROR"), "{text}");
     }
 
     #[test]

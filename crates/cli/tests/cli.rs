@@ -1077,3 +1077,249 @@ fn serve_writes_json_logs_when_asked() {
         assert!(event["level"].is_string(), "{line}");
     }
 }
+
+/// A node's refusal, longer than the proposals table shows (60 characters).
+const NODE_ERROR: &str =
+    "unsupported job type \"directrequest\": this node runs webhook and cron jobs only";
+
+impl Jd {
+    /// Proposes [`SPEC`] to `node`, then records what a node link would: the node refused
+    /// the proposal (FAILED with [`NODE_ERROR`]) and, when `refuse_revoke`, a revoke.
+    async fn failed_proposal(
+        &self,
+        node: &Node,
+        refuse_revoke: bool,
+    ) -> offchain::proto::job::Proposal {
+        use offchain::proto::job::ProposalDeliveryStatus;
+        let proposal = self
+            .client
+            .propose_job(ProposeJobRequest {
+                node_id: node.id.clone(),
+                spec: SPEC.into(),
+                labels: Vec::new(),
+            })
+            .await
+            .unwrap()
+            .proposal
+            .unwrap();
+        let store = self.provider.jd().unwrap().store();
+        let now = 1_700_000_000_000_000;
+        store
+            .set_delivery(
+                &proposal.id,
+                ProposalDeliveryStatus::Failed,
+                Some(NODE_ERROR),
+                now,
+            )
+            .await
+            .unwrap();
+        if refuse_revoke {
+            let uuid = "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11";
+            store
+                .record_node_refusal(&node.id, uuid, "RevokeJob", "job is approved", now)
+                .await
+                .unwrap();
+        }
+        proposal
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_get_shows_the_nodes_error_and_refusal() {
+    let jd = Jd::start().await;
+    let [a, ..] = jd.three_nodes().await;
+    let proposal = jd.failed_proposal(&a, true).await;
+
+    let out = jd.offchain(&["proposals", "get", &proposal.id]).await;
+    out.ok();
+    let field = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} line: {out:#?}"))
+            .to_owned()
+    };
+    assert!(field("status").ends_with("PROPOSED"), "{out:#?}");
+    assert!(field("delivery").ends_with("FAILED"), "{out:#?}");
+    assert!(field("delivery error").ends_with(NODE_ERROR), "{out:#?}");
+    assert!(
+        field("node refusal")
+            .ends_with("RevokeJob refused at 2023-11-14T22:13:20Z: job is approved"),
+        "{out:#?}"
+    );
+
+    let json = jd
+        .offchain(&["proposals", "get", &proposal.id, "--format", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["proposal"]["id"], proposal.id.as_str());
+    assert_eq!(
+        json["proposal"]["deliveryStatus"],
+        "PROPOSAL_DELIVERY_STATUS_FAILED"
+    );
+    let delivery = &json["delivery"];
+    assert_eq!(delivery["proposalId"], proposal.id.as_str());
+    assert_eq!(
+        delivery["deliveryStatus"],
+        "PROPOSAL_DELIVERY_STATUS_FAILED"
+    );
+    assert_eq!(delivery["deliveryError"], NODE_ERROR);
+    assert_eq!(delivery["nodeRefusal"]["method"], "RevokeJob");
+    assert_eq!(delivery["nodeRefusal"]["error"], "job is approved");
+    assert_eq!(delivery["nodeRefusal"]["refusedAt"], "2023-11-14T22:13:20Z");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_list_shows_a_short_error_column_and_the_full_error_in_json() {
+    let jd = Jd::start().await;
+    let [a, b, _] = jd.three_nodes().await;
+    let failed = jd.failed_proposal(&a, false).await;
+    let fine = jd
+        .client
+        .propose_job(ProposeJobRequest {
+            node_id: b.id.clone(),
+            spec: SPEC.into(),
+            labels: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .proposal
+        .unwrap();
+
+    let out = jd.offchain(&["proposals", "list"]).await;
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{out:#?}");
+    assert!(lines[0].ends_with("ERROR"), "{out:#?}");
+    let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
+    let error_col = lines[0].find("ERROR").unwrap();
+    let failed_row = row(&failed.id);
+    assert!(failed_row.contains("FAILED"), "{out:#?}");
+    let shown = &failed_row[error_col..];
+    assert!(
+        NODE_ERROR.starts_with(shown.trim_end_matches('…')),
+        "{shown}"
+    );
+    assert_eq!(shown.chars().count(), 60, "cut to 60 characters: {shown}");
+    assert!(row(&fine.id).ends_with(" -"), "{out:#?}");
+
+    let json = jd
+        .offchain(&["proposals", "list", "--format", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        ids(&json, "proposals"),
+        vec![failed.id.clone(), fine.id.clone()]
+    );
+    let deliveries = json["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "{json}");
+    assert_eq!(deliveries[0]["proposalId"], failed.id.as_str());
+    assert_eq!(deliveries[0]["deliveryError"], NODE_ERROR, "whole in JSON");
+    assert!(deliveries[1].get("deliveryError").is_none(), "{json}");
+}
+
+/// Serves the reference services of an embedded JD without the delivery extension, as an
+/// existing JD does; returns its endpoint.
+async fn jd_without_extension(jd: &Jd) -> String {
+    let services = offchain_jd::server::operator_services(jd.provider.jd().unwrap());
+    let incoming = tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let address = incoming.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(services.job)
+            .add_service(services.node)
+            .add_service(services.csa)
+            .serve_with_incoming(incoming),
+    );
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_work_against_a_jd_without_the_delivery_extension() {
+    let jd = Jd::start().await;
+    let [a, ..] = jd.three_nodes().await;
+    let proposal = jd.failed_proposal(&a, true).await;
+    let endpoint = jd_without_extension(&jd).await;
+
+    let out = jd
+        .offchain(&["proposals", "get", &proposal.id, "--endpoint", &endpoint])
+        .await;
+    out.ok();
+    assert!(out.stdout.contains("FAILED"), "{out:#?}");
+    assert!(!out.stdout.contains("delivery error"), "{out:#?}");
+    assert!(!out.stdout.contains("node refusal"), "{out:#?}");
+    assert_eq!(out.stderr, "", "UNIMPLEMENTED is not worth a note");
+    let json = jd
+        .offchain(&[
+            "proposals",
+            "get",
+            &proposal.id,
+            "--endpoint",
+            &endpoint,
+            "--format",
+            "json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["proposal"]["id"], proposal.id.as_str());
+    assert!(json.get("delivery").is_none(), "{json}");
+
+    let out = jd
+        .offchain(&["proposals", "list", "--endpoint", &endpoint])
+        .await;
+    out.ok();
+    assert!(!out.stdout.contains("ERROR"), "{out:#?}");
+    assert!(out.stdout.contains(&proposal.id), "{out:#?}");
+    let json = jd
+        .offchain(&[
+            "proposals",
+            "list",
+            "--endpoint",
+            &endpoint,
+            "--format",
+            "json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert!(json.get("deliveries").is_none(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_list_shows_the_version_nodes_report() {
+    let jd = Jd::start().await;
+    let [a, b, _] = jd.three_nodes().await;
+    let report = offchain_jd::store::NodeReport {
+        version: "2.19.0@abc123".into(),
+        ..Default::default()
+    };
+    let store = jd.provider.jd().unwrap().store();
+    assert!(store.record_node_report(&a.id, &report, 1).await.unwrap());
+
+    let out = jd.offchain(&["nodes", "list"]).await;
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let version_col = lines[0].find("VERSION").expect("a VERSION column");
+    let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
+    assert_eq!(
+        row(&a.id).find("2.19.0@abc123"),
+        Some(version_col),
+        "{out:#?}"
+    );
+    assert_eq!(
+        row(&b.id)[version_col..].chars().next(),
+        Some('-'),
+        "{out:#?}"
+    );
+
+    let json = jd
+        .offchain(&["nodes", "list", "--format", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["nodes"][0]["version"], "2.19.0@abc123");
+    assert_eq!(json["nodes"][1]["version"], "");
+}

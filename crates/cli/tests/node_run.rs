@@ -118,3 +118,105 @@ async fn the_cli_lists_shows_and_decides_on_a_running_node() {
     proposals(&api, &["show", "7b8c4a43-5b1e-4d4a-9c2a-000000000000"]).fails(1, "404");
     store.close().await;
 }
+
+/// Reads `stderr` line by line on a thread of its own; the lines arrive on the receiver.
+fn stderr_lines(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<String> {
+    let (lines, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// The first line from `lines` containing every one of `needles` (within 30 s).
+fn line_with(lines: &std::sync::mpsc::Receiver<String>, needles: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if needles.iter().all(|n| line.contains(n)) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {needles:?} in {seen:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_run_logs_link_up_and_down_naming_the_node_and_the_jd() {
+    use offchain::proto::node::RegisterNodeRequest;
+    use offchain::{Provider, RemoteConfig, RemoteProvider};
+    use offchain_jd::server::{self, ServeOptions, ServerConfig};
+
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: "sqlite::memory:".into(),
+        csa_secret: offchain_jd::csa::throwaway_secret(),
+        auth: None,
+    };
+    let options = ServeOptions {
+        node_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..ServeOptions::default()
+    };
+    let jd = server::start_with(config, options).await.unwrap();
+    let jd_uri = jd.node_addr().unwrap().to_string();
+    let jd_key = jd.jd().csa_keys().public_key_hex();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"alpha\"\ndata_dir = \"data\"\n\n[[job_distributors]]\n\
+             uri = \"{jd_uri}\"\npublic_key = \"{jd_key}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n"
+        ),
+    )
+    .unwrap();
+    let keys = Command::new(BIN)
+        .args(["node", "keys", "--format", "json", "--config"])
+        .arg(&config)
+        .env("OFFCHAIN_NODE_PASSWORD", "pw")
+        .output()
+        .unwrap();
+    let keys: serde_json::Value = serde_json::from_slice(&keys.stdout).unwrap();
+    let client = RemoteProvider::new(RemoteConfig::new(format!("http://{}", jd.local_addr())))
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
+    client
+        .register_node(RegisterNodeRequest {
+            name: "alpha".into(),
+            public_key: keys["csa_public_key"].as_str().unwrap().to_owned(),
+            labels: Vec::new(),
+        })
+        .await
+        .unwrap();
+
+    let mut child = Command::new(BIN)
+        .args(["node", "run", "--config"])
+        .arg(&config)
+        .env("OFFCHAIN_NODE_PASSWORD", "pw")
+        .env_remove("OFFCHAIN_NODE_API_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let _node = Running(child, stdout);
+
+    let jd_field = format!("jd={jd_uri}");
+    let up = line_with(&lines, &["link up", "node=alpha", &jd_field]);
+    assert!(up.contains("INFO"), "{up}");
+    // The JD going away ends the link: one line says so, with why.
+    jd.shutdown().await.unwrap();
+    let down = line_with(&lines, &["link down", "node=alpha", &jd_field]);
+    assert!(down.contains("reason="), "{down}");
+}

@@ -14,8 +14,12 @@
 //! - [`link`] is the node link manager: the keys nodes may connect with, their live links,
 //!   the node listener ([`link::listen`]) and the `FeedsManager` service nodes call.
 //!
-//! This crate does not parse job specs beyond their `externalJobID`, and it does not push
-//! proposals to nodes yet.
+//! - Beside the reference services it serves our extension
+//!   `offchain.jd.v1.ProposalDeliveryService` (in a protobuf package of its own, so the
+//!   reference messages stay unchanged): the node's error text of a FAILED proposal and its
+//!   refusal of a forwarded revoke/delete, which the reference `Proposal` cannot carry.
+//!
+//! This crate does not parse job specs beyond their `externalJobID`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), offchain_jd::server::ServerError> {
@@ -44,5 +48,6 @@ mod service;
 pub mod spec;
 pub mod store;
 
+pub use service::delivery::MAX_DELIVERY_IDS;
 pub use service::limits::MAX_FILTER_VALUES;
 pub use service::{JobDistributor, OpenError, limits};

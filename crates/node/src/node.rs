@@ -89,6 +89,7 @@ impl Node {
         for jd in &config.job_distributors {
             let jd_key = PublicKey::from_bytes(*jd.public_key.as_bytes());
             let link = JdLink::start(JdLinkSettings {
+                node_name: config.name.as_str().to_owned(),
                 uri: jd.uri.as_str().to_owned(),
                 jd_key,
                 identity: Identity::from_pkcs8(pkcs8.as_ref())?,

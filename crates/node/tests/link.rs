@@ -59,6 +59,7 @@ async fn start_node(jd: &FakeJd, jd_seed: u8, node_seed: u8, policy: ApprovalPol
     let store = Store::open(dir.path()).await.unwrap();
     let (facts_tx, facts_rx) = watch::channel(facts("node-a"));
     let link = JdLink::start(JdLinkSettings {
+        node_name: "node-a".into(),
         uri: jd.address.clone(),
         jd_key: key(jd_seed),
         identity: identity(node_seed),

@@ -3,7 +3,9 @@
 //!
 //! - [`Client`]: the JD's 18 operator RPCs (job, node and CSA services) as one object-safe
 //!   async trait, used as `Arc<dyn Client>`; [`CallOptions`] give calls a deadline and
-//!   metadata ([`Client::with_options`]).
+//!   metadata ([`Client::with_options`]). Two more methods reach our JD's delivery extension
+//!   (`offchain.jd.v1`, [`proto::delivery`]): the node's error text of a FAILED proposal and
+//!   its refusal of a revoke/delete; an existing JD answers them `UNIMPLEMENTED`.
 //! - [`Provider`]: where a client comes from. [`RemoteProvider`] connects to a running JD;
 //!   [`RemoteClient`] runs over a caller's own channel with tower layers;
 //!   [`MemoryProvider`] (feature `memory`) runs the JD's own services in memory for unit

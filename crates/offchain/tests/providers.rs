@@ -389,3 +389,100 @@ async fn propose_helpers_keep_each_call_within_the_batch_byte_limit() {
         .jobs;
     assert_eq!(jobs.len(), 250);
 }
+
+/// The delivery extension through both in-process providers (they run our JD, which has
+/// it) and the dry-run wrapper, which reads it for real; a tokened client sends its
+/// token on these calls too.
+#[tokio::test]
+async fn the_delivery_extension_is_reached_by_every_provider() {
+    use offchain::proto::delivery::{GetProposalDeliveryRequest, ListProposalDeliveriesRequest};
+    use offchain::proto::job::ProposalDeliveryStatus;
+
+    let memory = MemoryProvider::new();
+    let embedded = EmbeddedProvider::new();
+    let memory_client = memory.initialize().await.unwrap();
+    let embedded_client = embedded.initialize().await.unwrap();
+    let dry_run = DryRunClient::new(embedded_client.clone());
+    let mut last = None;
+    for client in [memory_client, embedded_client] {
+        let node_id = register(client.as_ref(), 1, "prod").await;
+        let proposal = client
+            .propose_job(ProposeJobRequest {
+                node_id: node_id.clone(),
+                spec: SPEC.into(),
+                labels: Vec::new(),
+            })
+            .await
+            .unwrap()
+            .proposal
+            .unwrap();
+        let delivery = client
+            .get_proposal_delivery(GetProposalDeliveryRequest {
+                proposal_id: proposal.id.clone(),
+            })
+            .await
+            .unwrap()
+            .delivery
+            .unwrap();
+        assert_eq!(delivery.proposal_id, proposal.id);
+        // No node link: never pushed.
+        assert_eq!(
+            delivery.delivery_status(),
+            ProposalDeliveryStatus::Unspecified
+        );
+        assert_eq!(delivery.delivery_error, None);
+        let listed = client
+            .list_proposal_deliveries(ListProposalDeliveriesRequest {
+                proposal_ids: Vec::new(),
+                job_id: proposal.job_id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.deliveries, std::slice::from_ref(&delivery));
+        let unknown = client
+            .get_proposal_delivery(GetProposalDeliveryRequest {
+                proposal_id: "prop_unknown".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), Code::NotFound);
+        last = Some(delivery);
+    }
+    // The dry run reads it for real.
+    let last = last.unwrap();
+    let read = dry_run
+        .get_proposal_delivery(GetProposalDeliveryRequest {
+            proposal_id: last.proposal_id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(read.delivery, Some(last));
+
+    let config = offchain_jd::server::ServerConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        database_url: offchain_jd::store::SQLITE_MEMORY_URL.into(),
+        csa_secret: "test secret".into(),
+        auth: Some(TokenHashes::from_list(&hash_token("right"), "test").unwrap()),
+    };
+    let server = offchain_jd::server::start(config).await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+    let tokened =
+        RemoteConfig::new(&endpoint).with_token_source(Arc::new(StaticToken::new("right")));
+    let client = RemoteProvider::new(tokened)
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
+    let status = client
+        .get_proposal_delivery(GetProposalDeliveryRequest {
+            proposal_id: "prop_unknown".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::NotFound,
+        "past the token check: {status}"
+    );
+    server.shutdown().await.unwrap();
+}

@@ -1,5 +1,5 @@
 //! Pipelines as existing nodes run them: the job spec (TOML), the DOT task graph of its
-//! `observationSource`, the values tasks exchange and the pure tasks; the runner comes next.
+//! `observationSource`, the values tasks exchange, the tasks and the runner.
 //!
 //! This crate does no I/O of its own. Parsing is pure: [`JobSpec::parse`] reads a whole
 //! spec file and [`Pipeline::parse`] a DOT text alone; every error is a [`SpecError`] with a
@@ -38,7 +38,8 @@
 //! [`value`] holds the values tasks exchange (exact decimals, JSON reading and rendering,
 //! run variables, how a task attribute gets its value: spec §3); [`tasks`] the pure tasks
 //! (`jsonparse`, `multiply`, `median`, …: spec §4) as functions over a task's attributes,
-//! the run variables and its inputs.
+//! the run variables and its inputs; [`run`] the runner and the I/O tasks `http` and
+//! `bridge`, with HTTP, bridge lookup, the response cache and the clock handed in as traits.
 
 mod common;
 mod dot;
@@ -46,6 +47,7 @@ pub mod duration;
 mod error;
 pub mod graph;
 mod literals;
+pub mod run;
 pub mod spec;
 mod task_type;
 pub mod tasks;

@@ -141,7 +141,7 @@ proptest! {
 
     #[test]
     fn no_task_panics(
-        task in prop::sample::select(PureTask::ALL.to_vec()),
+        task in prop::sample::select(PureTask::all().collect::<Vec<_>>()),
         attr_values in prop::collection::vec(prop::option::of(text()), 4),
         inputs in prop::collection::vec(value(), 0..4),
         x in value(),

@@ -8,6 +8,9 @@
 //! aliases [`job`], [`node`], [`csa`] and [`label`] are what the rest of the workspace uses.
 //! [`FILE_DESCRIPTOR_SET`] serves gRPC reflection and the JSON output of the CLI.
 //!
+//! [`delivery`] (`offchain.jd.v1`) is our own extension service, kept in a package of its
+//! own: the reference `Proposal` has no field for a node's error text.
+//!
 //! The node link's messages live in [`message`] (framing) and [`cfm`] (the services nodes
 //! and the JD call on each other); they are not in the descriptor set.
 
@@ -42,6 +45,19 @@ pub mod api {
     }
 }
 
+/// `offchain.*`: our own extensions of the operator API, in packages of their own so the
+/// reference messages stay exactly the existing ones.
+pub mod offchain {
+    /// `offchain.jd.*`
+    pub mod jd {
+        /// `offchain.jd.v1`: `ProposalDeliveryService`, what became of a proposal on its
+        /// way to the node (the node's error text, its refusal of a revoke or delete).
+        pub mod v1 {
+            tonic::include_proto!("offchain.jd.v1");
+        }
+    }
+}
+
 /// `message`: the node link's framing — one [`message::Message`] per WebSocket frame
 /// (`shared/spec/node-link.md`, "Framing").
 #[allow(clippy::module_inception)] // prost puts the oneof of `message.Message` in `message::message`
@@ -60,9 +76,11 @@ pub use api::csa::v1 as csa;
 pub use api::job::v1 as job;
 pub use api::label;
 pub use api::node::v1 as node;
+pub use offchain::jd::v1 as delivery;
 pub use prost_types::Timestamp;
 
-/// The encoded `FileDescriptorSet` of every operator API file (for reflection and JSON).
+/// The encoded `FileDescriptorSet` of every operator API file and of our extensions (for
+/// reflection and JSON).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/offchain_descriptor.bin"));
 
@@ -72,6 +90,9 @@ pub const SERVICE_NAMES: [&str; 3] = [
     "api.node.v1.NodeService",
     "api.csa.v1.CSAService",
 ];
+
+/// The fully qualified names of our extension services (not in the reference API).
+pub const EXTENSION_SERVICE_NAMES: [&str; 1] = ["offchain.jd.v1.ProposalDeliveryService"];
 
 impl label::Label {
     /// A label with a value (`key=value`).

@@ -62,7 +62,7 @@ pub async fn run(jd: &Jd, out: &Printer, command: JobsCommand) -> Result<()> {
                 id_oneof: Some(revoke_job_request::IdOneof::Id(id)),
             };
             let response = jd.call(client.revoke_job(request)).await?;
-            out.print(&response, |r| output::proposal(r.proposal.as_ref()))
+            out.print(&response, |r| output::proposal(r.proposal.as_ref(), None))
         }
         JobsCommand::Delete { id } => {
             let request = DeleteJobRequest {

@@ -101,7 +101,8 @@ fn log_store_error(node_id: &str, proposal_id: &str, error: &StoreError) {
 
 /// Tells node `node_id` that job `uuid` was revoked (`delete` false) or deleted: the call
 /// is queued in the store, sent at once in a task of its own when the node is linked, and
-/// otherwise when it connects. The node's refusal is logged.
+/// otherwise when it connects. The node's refusal is logged and kept on the job's latest
+/// proposal, where the delivery extension shows it.
 pub(crate) async fn forward(jd: &JobDistributor, node_id: &str, uuid: &str, delete: bool) {
     let queued = jd
         .store()
@@ -137,7 +138,8 @@ async fn send_queued_forwards(jd: &JobDistributor, node_id: &str, link: &Link, l
     }
 }
 
-/// Sends one `RevokeJob`/`DeleteJob`; any answer (OK or a refusal) dequeues it.
+/// Sends one `RevokeJob`/`DeleteJob`; any answer (OK or a refusal) dequeues it; a refusal
+/// is recorded for the operator.
 async fn send_forward(jd: &JobDistributor, node_id: &str, link: &Link, forward: &PendingForward) {
     let id = forward.uuid.clone();
     let (method, answer) = if forward.delete {
@@ -157,6 +159,13 @@ async fn send_forward(jd: &JobDistributor, node_id: &str, link: &Link, forward: 
         Ok(()) => tracing::debug!(%node_id, method, "node took a forwarded call"),
         Err(CallError::Remote(error)) => {
             tracing::warn!(%node_id, method, %error, "node refused a forwarded call");
+            let recorded = jd
+                .store()
+                .record_node_refusal(node_id, &forward.uuid, method, &error, now_micros())
+                .await;
+            if let Err(error) = recorded {
+                tracing::warn!(%node_id, method, %error, "cannot record a node's refusal");
+            }
         }
         Err(error) => {
             // No answer: it stays queued for the next connect.

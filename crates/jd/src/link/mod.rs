@@ -11,7 +11,7 @@
 //!   to proposals).
 //! - [`health`] serves the plain-HTTP `GET /healthz` beside it.
 //!
-//! - [`delivery`] pushes proposals to linked nodes (on propose and when a link comes up)
+//! - `delivery` pushes proposals to linked nodes (on propose and when a link comes up)
 //!   and forwards revoke/delete.
 //!
 //! `GetJobRuns` is not here yet.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use offchain_proto::SERVICE_NAMES;
+use offchain_proto::{EXTENSION_SERVICE_NAMES, SERVICE_NAMES};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
@@ -57,7 +57,11 @@ impl Health {
         } else {
             ServingStatus::NotServing
         };
-        for name in SERVICE_NAMES.iter().chain(&[""]) {
+        for name in SERVICE_NAMES
+            .iter()
+            .chain(&EXTENSION_SERVICE_NAMES)
+            .chain(&[""])
+        {
             self.reporter.set_service_status(*name, status).await;
         }
     }

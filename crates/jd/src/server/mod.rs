@@ -1,5 +1,6 @@
-//! The JD's gRPC server: the three operator services (behind optional token auth), the
-//! standard health service and server reflection, with graceful shutdown.
+//! The JD's gRPC server: the three operator services and our `offchain.jd.v1` delivery
+//! extension (behind optional token auth), the standard health service and server
+//! reflection, with graceful shutdown.
 //!
 //! Every call runs under a per-request timeout and a server-wide concurrency limit
 //! ([`ServeOptions`], `layers.rs`); health turns `NOT_SERVING` while the database is
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use offchain_proto::FILE_DESCRIPTOR_SET;
 use offchain_proto::csa::csa_service_server::CsaServiceServer;
+use offchain_proto::delivery::proposal_delivery_service_server::ProposalDeliveryServiceServer;
 use offchain_proto::job::job_service_server::JobServiceServer;
 use offchain_proto::node::node_service_server::NodeServiceServer;
 use tokio::net::TcpListener;
@@ -271,7 +273,12 @@ pub async fn serve_with(
     // Without configured tokens every call passes; with them, only the operator services
     // are guarded (health and reflection stay open for probes and tooling).
     let guard = RequireTokenIfConfigured(auth.map(RequireToken));
-    let OperatorServices { job, node, csa } = operator_services(&jd);
+    let OperatorServices {
+        job,
+        node,
+        csa,
+        delivery,
+    } = operator_services(&jd);
 
     // Outermost first: tonic's timeout wraps everything, then the shed calls' status,
     // load shedding, and the one semaphore every connection shares.
@@ -293,7 +300,8 @@ pub async fn serve_with(
         .add_service(reflection_v1alpha)
         .add_service(InterceptedService::new(job, guard.clone()))
         .add_service(InterceptedService::new(node, guard.clone()))
-        .add_service(InterceptedService::new(csa, guard));
+        .add_service(InterceptedService::new(csa, guard.clone()))
+        .add_service(InterceptedService::new(delivery, guard));
 
     // Small request/response RPCs suffer badly from Nagle's algorithm.
     let incoming = TcpListenerStream::new(listener).map(|stream| {
@@ -339,7 +347,8 @@ pub async fn serve_with(
     })
 }
 
-/// The JD's three operator services, configured as the server serves them.
+/// The JD's three operator services and our delivery extension, configured as the server
+/// serves them.
 #[derive(Debug, Clone)]
 pub struct OperatorServices {
     /// `api.job.v1.JobService`.
@@ -348,6 +357,9 @@ pub struct OperatorServices {
     pub node: NodeServiceServer<JobDistributor>,
     /// `api.csa.v1.CsaService`.
     pub csa: CsaServiceServer<JobDistributor>,
+    /// `offchain.jd.v1.ProposalDeliveryService`: our extension (not in the reference API),
+    /// behind the same token check.
+    pub delivery: ProposalDeliveryServiceServer<JobDistributor>,
 }
 
 /// Builds the operator services over `jd` with the server's message limits
@@ -362,6 +374,9 @@ pub fn operator_services(jd: &JobDistributor) -> OperatorServices {
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE),
         csa: CsaServiceServer::new(jd.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        delivery: ProposalDeliveryServiceServer::new(jd.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE),
     }

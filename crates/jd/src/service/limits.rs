@@ -36,7 +36,12 @@ pub const MAX_SELECTOR_VALUE_BYTES: usize = 16 * 1024;
 pub const MAX_FILTER_VALUES: usize = 10_000;
 
 /// `INVALID_ARGUMENT "<what>: <n> <unit>, at most <max>"` when `n > max`.
-fn at_most(what: impl std::fmt::Display, n: usize, unit: &str, max: usize) -> ApiResult<()> {
+pub(super) fn at_most(
+    what: impl std::fmt::Display,
+    n: usize,
+    unit: &str,
+    max: usize,
+) -> ApiResult<()> {
     if n > max {
         Err(ApiError::InvalidArgument(format!(
             "{what}: {n} {unit}, at most {max}"

@@ -4,6 +4,7 @@
 //! library (which calls the service traits directly), so both behave identically.
 
 mod csa;
+pub(crate) mod delivery;
 mod job;
 pub mod limits;
 mod node;

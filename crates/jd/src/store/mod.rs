@@ -9,6 +9,7 @@ mod answers;
 mod chain;
 mod csa;
 mod delivery;
+mod delivery_report;
 mod jobs;
 mod labels;
 mod nodes;

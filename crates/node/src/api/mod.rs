@@ -5,7 +5,7 @@
 //! - `POST /v2/proposals/{uuid}/approve | reject | cancel`, body optionally `{"version": N}`
 //!   (approve and reject); they answer the proposal as `show` does.
 //!
-//! Authentication ([`auth`]): a bearer token when one was given at start
+//! Authentication (`auth.rs`): a bearer token when one was given at start
 //! (`OFFCHAIN_NODE_API_TOKEN`), compared in constant time with only its SHA-256 kept;
 //! without a token only loopback callers are served. Errors are `{"error": "..."}`.
 

@@ -37,6 +37,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything one JD link needs.
 pub struct JdLinkSettings {
+    /// The node's configured `name`, named in the link's log lines.
+    pub node_name: String,
     /// `host:port` of the JD's node listener, as configured (named in logs).
     pub uri: String,
     /// The JD's CSA key: the only one accepted.
@@ -89,6 +91,8 @@ pub struct LinkState {
 
 /// What the link task, its service and its handles share.
 struct Shared {
+    /// The node's name, for log lines.
+    node_name: String,
     uri: String,
     /// The JD key as the store keys proposals: lowercase hex.
     jd_key: String,
@@ -214,6 +218,7 @@ impl JdLink {
             call_timeout: settings.timers.call_timeout,
         };
         let shared = Arc::new(Shared {
+            node_name: settings.node_name,
             uri: settings.uri,
             jd_key: settings.jd_key.to_hex(),
             policy: settings.policy,
@@ -289,7 +294,8 @@ async fn serve_link(
     let link = Link::spawn(websocket, timers.link.clone(), service);
     *handle.live.lock().unwrap_or_else(PoisonError::into_inner) = Some(link.clone());
     state.send_modify(|state| state.up = true);
-    tracing::info!(jd = %shared.uri, "link to the JD is up");
+    // One line per link up and down, naming both ends: what an operator greps for.
+    tracing::info!(node = %shared.node_name, jd = %shared.uri, "link up");
 
     let end = tokio::select! {
         end = link.ended() => end,
@@ -297,7 +303,7 @@ async fn serve_link(
     };
 
     *handle.live.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    tracing::info!(jd = %shared.uri, reason = %end, "link to the JD is down");
+    tracing::info!(node = %shared.node_name, jd = %shared.uri, reason = %end, "link down");
     state.send_replace(LinkState {
         up: false,
         last_error: Some(end.to_string()),

@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use offchain_proto::csa::*;
+use offchain_proto::delivery::{
+    GetProposalDeliveryRequest, GetProposalDeliveryResponse, ListProposalDeliveriesRequest,
+    ListProposalDeliveriesResponse,
+};
 use offchain_proto::job::*;
 use offchain_proto::node::*;
 use tonic::Status;
@@ -18,7 +22,8 @@ pub use options::{CallOptions, InvalidMetadata};
 /// Result of a [`Client`] call: the response, or the gRPC status the JD answered with.
 pub type ClientResult<T> = Result<T, Status>;
 
-/// The Job Distributor's operator API: the job, node and CSA services.
+/// The Job Distributor's operator API: the job, node and CSA services, plus our delivery
+/// extension (`offchain.jd.v1`, default methods answering `UNIMPLEMENTED`).
 ///
 /// Object safe, so scripts hold an `Arc<dyn Client>` whichever provider made it. Every
 /// implementation (remote, in-memory, dry-run) answers with the same status codes.
@@ -107,7 +112,33 @@ pub trait Client: Send + Sync {
         &self,
         request: ListKeypairsRequest,
     ) -> ClientResult<ListKeypairsResponse>;
+
+    // --- offchain.jd.v1.ProposalDeliveryService (our extension, not the reference API) ---
+    /// What became of one proposal on its way to its node: delivery status, the node's
+    /// error text when it refused the proposal, its refusal of a revoke/delete.
+    ///
+    /// An existing JD without the extension answers `UNIMPLEMENTED`, as does this default
+    /// for clients that do not reach one.
+    async fn get_proposal_delivery(
+        &self,
+        request: GetProposalDeliveryRequest,
+    ) -> ClientResult<GetProposalDeliveryResponse> {
+        let _ = request;
+        Err(Status::unimplemented(NO_DELIVERY_EXTENSION))
+    }
+    /// The deliveries of several proposals (at most 1000 ids) or of one job's proposals;
+    /// `UNIMPLEMENTED` as [`get_proposal_delivery`](Client::get_proposal_delivery) says.
+    async fn list_proposal_deliveries(
+        &self,
+        request: ListProposalDeliveriesRequest,
+    ) -> ClientResult<ListProposalDeliveriesResponse> {
+        let _ = request;
+        Err(Status::unimplemented(NO_DELIVERY_EXTENSION))
+    }
 }
+
+/// The default answer of the delivery extension's methods.
+const NO_DELIVERY_EXTENSION: &str = "this client does not reach the JD's delivery extension";
 
 impl std::fmt::Debug for dyn Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use offchain_proto::csa::*;
+use offchain_proto::delivery::{
+    GetProposalDeliveryRequest, GetProposalDeliveryResponse, ListProposalDeliveriesRequest,
+    ListProposalDeliveriesResponse,
+};
 use offchain_proto::job::*;
 use offchain_proto::node::*;
 use tonic::Status;
@@ -325,5 +329,20 @@ impl Client for DryRunClient {
         request: ListKeypairsRequest,
     ) -> ClientResult<ListKeypairsResponse> {
         self.inner.list_keypairs(request).await
+    }
+
+    // Reads: answered for real. (Proposals the dry run only pretended to make are unknown
+    // to the JD, which answers NOT_FOUND for them.)
+    async fn get_proposal_delivery(
+        &self,
+        request: GetProposalDeliveryRequest,
+    ) -> ClientResult<GetProposalDeliveryResponse> {
+        self.inner.get_proposal_delivery(request).await
+    }
+    async fn list_proposal_deliveries(
+        &self,
+        request: ListProposalDeliveriesRequest,
+    ) -> ClientResult<ListProposalDeliveriesResponse> {
+        self.inner.list_proposal_deliveries(request).await
     }
 }

@@ -78,11 +78,12 @@ impl Provider for MemoryProvider {
     }
 }
 
-/// The JD's three operator services as one tower service, built as the JD's server builds
+/// The JD's three operator services and its delivery extension as one tower service, built as the JD's server builds
 /// them (message limits included).
 fn in_process_services(jd: &JobDistributor) -> Routes {
     let services = operator_services(jd);
     Routes::new(services.job)
         .add_service(services.node)
         .add_service(services.csa)
+        .add_service(services.delivery)
 }

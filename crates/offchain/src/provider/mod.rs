@@ -1,4 +1,4 @@
-//! Providers: where a [`Client`](crate::Client) comes from.
+//! Providers: where a [`Client`] comes from.
 //!
 //! - [`RemoteProvider`]: an existing JD over gRPC (plaintext, TLS or mutual TLS, optional
 //!   token); [`RemoteClient`] over a caller's own channel and tower layers.

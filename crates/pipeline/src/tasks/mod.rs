@@ -1,7 +1,7 @@
 //! The pure tasks (spec §4): every task that needs no I/O, as a function of its attributes,
 //! the run variables and its explicit-edge inputs (all reached through a [`Resolver`]).
 //!
-//! The runner resolves a task's type to a [`PureTask`], builds a [`Resolver`] over the task's
+//! The runner ([`crate::run`]) resolves a task's type to a [`PureTask`], builds a [`Resolver`] over the task's
 //! attributes, the run's [`Vars`](crate::value::Vars) and the task's inputs (ordered as §3.6
 //! says, failed ones as [`Value::Error`] markers), and calls [`PureTask::run`]. Error texts
 //! are the reference's.
@@ -16,6 +16,7 @@
 //! ```
 //! use std::collections::BTreeMap;
 //!
+//! use offchain_pipeline::TaskType;
 //! use offchain_pipeline::tasks::{PureTask, StdRandom};
 //! use offchain_pipeline::value::render::to_json;
 //! use offchain_pipeline::value::{Resolver, Value, Vars};
@@ -32,14 +33,15 @@
 //! vars.set_output("ds1_parse", price.clone());
 //!
 //! let attrs = BTreeMap::from([("times".to_owned(), "1e18".to_owned())]);
-//! let scaled = PureTask::Multiply
+//! let multiply = TaskType::Multiply.pure().unwrap();
+//! let scaled = multiply
 //!     .run(&Resolver::new(&attrs, &vars, &[price]), &StdRandom)
 //!     .unwrap();
 //! assert_eq!(to_json(&scaled), r#""12345678000000000000000""#);
 //!
 //! // A failed input is an error marker; tasks that do not tolerate it say so.
 //! let failed = [Value::Error("boom".into())];
-//! let err = PureTask::Multiply.run(&Resolver::new(&attrs, &vars, &failed), &StdRandom);
+//! let err = multiply.run(&Resolver::new(&attrs, &vars, &failed), &StdRandom);
 //! assert_eq!(err.unwrap_err().to_string(), "task inputs: too many errors");
 //! ```
 
@@ -51,6 +53,7 @@ pub mod text;
 
 use std::fmt::Display;
 
+use crate::task_type::TaskType;
 use crate::value::{ConvertError, Resolver, Source, Value};
 
 /// A task's failure; the text is what the run stores and shows.
@@ -95,168 +98,82 @@ impl Random for FixedPick {
     }
 }
 
-/// A task that needs no I/O.
+/// A task that needs no I/O: a [`TaskType`] other than `http` and `bridge`, obtained from
+/// [`TaskType::pure`]. Names, attributes and error tolerance live on [`TaskType`] alone, so
+/// the parser and the tasks cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PureTask {
-    /// `jsonparse`
-    JsonParse,
-    /// `multiply`
-    Multiply,
-    /// `divide`
-    Divide,
-    /// `sum`
-    Sum,
-    /// `mean`
-    Mean,
-    /// `median`
-    Median,
-    /// `mode`
-    Mode,
-    /// `any`
-    Any,
-    /// `lessthan`
-    LessThan,
-    /// `length`
-    Length,
-    /// `lowercase`
-    Lowercase,
-    /// `uppercase`
-    Uppercase,
-    /// `lookup`
-    Lookup,
-    /// `conditional`
-    Conditional,
-    /// `merge`
-    Merge,
-    /// `memo`
-    Memo,
-    /// `hexencode`
-    HexEncode,
-    /// `hexdecode`
-    HexDecode,
-    /// `base64encode`
-    Base64Encode,
-    /// `base64decode`
-    Base64Decode,
+pub struct PureTask(TaskType);
+
+impl TaskType {
+    /// The task as a pure task, unless it does I/O (`http`, `bridge`).
+    pub fn pure(self) -> Option<PureTask> {
+        match self {
+            TaskType::Http | TaskType::Bridge => None,
+            other => Some(PureTask(other)),
+        }
+    }
 }
 
 impl PureTask {
-    /// Every pure task.
-    pub const ALL: [PureTask; 20] = [
-        PureTask::JsonParse,
-        PureTask::Multiply,
-        PureTask::Divide,
-        PureTask::Sum,
-        PureTask::Mean,
-        PureTask::Median,
-        PureTask::Mode,
-        PureTask::Any,
-        PureTask::LessThan,
-        PureTask::Length,
-        PureTask::Lowercase,
-        PureTask::Uppercase,
-        PureTask::Lookup,
-        PureTask::Conditional,
-        PureTask::Merge,
-        PureTask::Memo,
-        PureTask::HexEncode,
-        PureTask::HexDecode,
-        PureTask::Base64Encode,
-        PureTask::Base64Decode,
-    ];
+    /// Every pure task, alphabetically by name.
+    pub fn all() -> impl Iterator<Item = PureTask> {
+        TaskType::ALL.into_iter().filter_map(TaskType::pure)
+    }
 
     /// The task for a `type` attribute (matched case-insensitively, as the reference
     /// lower-cases it).
     pub fn from_type(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.type_name().eq_ignore_ascii_case(name))
+        TaskType::from_name(name).and_then(TaskType::pure)
+    }
+
+    /// The task type.
+    pub fn task_type(self) -> TaskType {
+        self.0
     }
 
     /// The `type` text.
     pub fn type_name(self) -> &'static str {
-        match self {
-            PureTask::JsonParse => "jsonparse",
-            PureTask::Multiply => "multiply",
-            PureTask::Divide => "divide",
-            PureTask::Sum => "sum",
-            PureTask::Mean => "mean",
-            PureTask::Median => "median",
-            PureTask::Mode => "mode",
-            PureTask::Any => "any",
-            PureTask::LessThan => "lessthan",
-            PureTask::Length => "length",
-            PureTask::Lowercase => "lowercase",
-            PureTask::Uppercase => "uppercase",
-            PureTask::Lookup => "lookup",
-            PureTask::Conditional => "conditional",
-            PureTask::Merge => "merge",
-            PureTask::Memo => "memo",
-            PureTask::HexEncode => "hexencode",
-            PureTask::HexDecode => "hexdecode",
-            PureTask::Base64Encode => "base64encode",
-            PureTask::Base64Decode => "base64decode",
-        }
+        self.0.name()
     }
 
-    /// The task's own attributes (the common ones of §5 come on top), for refusing unknown
-    /// attributes at parse time.
+    /// The task's own attributes (the common ones of §5 come on top).
     pub fn attributes(self) -> &'static [&'static str] {
-        match self {
-            PureTask::JsonParse => &["data", "path", "separator", "lax"],
-            PureTask::Multiply => &["input", "times"],
-            PureTask::Divide => &["input", "divisor", "precision"],
-            PureTask::Sum | PureTask::Mode => &["values", "allowedFaults"],
-            PureTask::Mean => &["values", "allowedFaults", "precision"],
-            PureTask::Median => &["values", "allowedFaults", "lax"],
-            PureTask::Any => &[],
-            PureTask::LessThan => &["left", "right"],
-            PureTask::Lookup => &["key"],
-            PureTask::Conditional => &["data"],
-            PureTask::Merge => &["left", "right"],
-            PureTask::Memo => &["value"],
-            PureTask::Length
-            | PureTask::Lowercase
-            | PureTask::Uppercase
-            | PureTask::HexEncode
-            | PureTask::HexDecode
-            | PureTask::Base64Encode
-            | PureTask::Base64Decode => &["input"],
-        }
+        self.0.parameters()
     }
 
     /// Whether the task runs (and decides) when some inputs failed: the aggregates and
     /// `any`. Any other task with a failed input fails with `task inputs: too many errors`.
     pub fn tolerates_errored_inputs(self) -> bool {
-        matches!(
-            self,
-            PureTask::Sum | PureTask::Mean | PureTask::Median | PureTask::Mode | PureTask::Any
-        )
+        self.0.tolerates_errored_inputs()
     }
 
     /// Runs the task.
     pub fn run(self, r: &Resolver<'_>, random: &dyn Random) -> Result<Value, TaskError> {
-        match self {
-            PureTask::JsonParse => parse::json_parse(r),
-            PureTask::Multiply => math::multiply(r),
-            PureTask::Divide => math::divide(r),
-            PureTask::LessThan => math::less_than(r),
-            PureTask::Sum => aggregate::sum(r),
-            PureTask::Mean => aggregate::mean(r),
-            PureTask::Median => aggregate::median(r),
-            PureTask::Mode => aggregate::mode(r),
-            PureTask::Any => aggregate::any(r, random),
-            PureTask::Length => text::length(r),
-            PureTask::Lowercase => text::lowercase(r),
-            PureTask::Uppercase => text::uppercase(r),
-            PureTask::HexEncode => text::hex_encode(r),
-            PureTask::HexDecode => text::hex_decode(r),
-            PureTask::Base64Encode => text::base64_encode(r),
-            PureTask::Base64Decode => text::base64_decode(r),
-            PureTask::Lookup => object::lookup(r),
-            PureTask::Conditional => object::conditional(r),
-            PureTask::Merge => object::merge(r),
-            PureTask::Memo => object::memo(r),
+        match self.0 {
+            TaskType::JsonParse => parse::json_parse(r),
+            TaskType::Multiply => math::multiply(r),
+            TaskType::Divide => math::divide(r),
+            TaskType::LessThan => math::less_than(r),
+            TaskType::Sum => aggregate::sum(r),
+            TaskType::Mean => aggregate::mean(r),
+            TaskType::Median => aggregate::median(r),
+            TaskType::Mode => aggregate::mode(r),
+            TaskType::Any => aggregate::any(r, random),
+            TaskType::Length => text::length(r),
+            TaskType::Lowercase => text::lowercase(r),
+            TaskType::Uppercase => text::uppercase(r),
+            TaskType::HexEncode => text::hex_encode(r),
+            TaskType::HexDecode => text::hex_decode(r),
+            TaskType::Base64Encode => text::base64_encode(r),
+            TaskType::Base64Decode => text::base64_decode(r),
+            TaskType::Lookup => object::lookup(r),
+            TaskType::Conditional => object::conditional(r),
+            TaskType::Merge => object::merge(r),
+            TaskType::Memo => object::memo(r),
+            // Not constructible (see `TaskType::pure`); the runner sends these to `crate::run`.
+            TaskType::Http | TaskType::Bridge => {
+                Err(TaskError(format!("{} is not a pure task", self.0)))
+            }
         }
     }
 }

@@ -7,6 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use offchain_proto::csa::csa_service_client::CsaServiceClient;
 use offchain_proto::csa::*;
+use offchain_proto::delivery::proposal_delivery_service_client::ProposalDeliveryServiceClient;
+use offchain_proto::delivery::{
+    GetProposalDeliveryRequest, GetProposalDeliveryResponse, ListProposalDeliveriesRequest,
+    ListProposalDeliveriesResponse,
+};
 use offchain_proto::job::job_service_client::JobServiceClient;
 use offchain_proto::job::*;
 use offchain_proto::node::node_service_client::NodeServiceClient;
@@ -54,6 +59,7 @@ pub struct RemoteClient {
     job: JobServiceClient<GrpcTransport>,
     node: NodeServiceClient<GrpcTransport>,
     csa: CsaServiceClient<GrpcTransport>,
+    delivery: ProposalDeliveryServiceClient<GrpcTransport>,
     token_source: Option<Arc<dyn TokenSource>>,
     options: CallOptions,
 }
@@ -90,7 +96,9 @@ impl RemoteClient {
             node: NodeServiceClient::new(transport.clone())
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
-            csa: CsaServiceClient::new(transport),
+            csa: CsaServiceClient::new(transport.clone()),
+            delivery: ProposalDeliveryServiceClient::new(transport)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE),
             token_source,
             options: CallOptions::default(),
         }
@@ -125,8 +133,8 @@ impl fmt::Debug for RemoteClient {
 }
 
 /// Implements [`Client`] for [`RemoteClient`]: each method wraps its message with the call
-/// options and the token and sends it on the service client it belongs to (`job`, `node`
-/// or `csa`), within the call's deadline.
+/// options and the token and sends it on the service client it belongs to (`job`, `node`,
+/// `csa` or `delivery`), within the call's deadline.
 macro_rules! client_rpcs {
     ($($service:ident: $method:ident($request:ty) -> $response:ty;)*) => {
         #[async_trait]
@@ -173,4 +181,7 @@ client_rpcs! {
     node: update_node(UpdateNodeRequest) -> UpdateNodeResponse;
     csa: get_keypair(GetKeypairRequest) -> GetKeypairResponse;
     csa: list_keypairs(ListKeypairsRequest) -> ListKeypairsResponse;
+    delivery: get_proposal_delivery(GetProposalDeliveryRequest) -> GetProposalDeliveryResponse;
+    delivery: list_proposal_deliveries(ListProposalDeliveriesRequest)
+        -> ListProposalDeliveriesResponse;
 }
