@@ -37,6 +37,29 @@ pub enum Command {
     /// The node agent: its keys.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Job specs, locally: check them before proposing (needs no JD or node).
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+/// `offchain job …`
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Parse and check job spec files as a node would: exit 0 when all are valid, else one
+    /// `FILE:LINE:COL: message` line per error on stderr and exit 2.
+    Validate(ValidateArgs),
+}
+
+/// Options of `offchain job validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The TOML job spec files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// `table`: `FILE: ok (TYPE, N tasks)` lines on stdout and positioned errors on stderr;
+    /// `json`: one array on stdout, `[{"file", "valid", "errors": [{"line", "column", "message"}]}]`.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `offchain jd …`
@@ -325,6 +348,9 @@ pub enum JobsCommand {
         /// A label for new jobs, `key=value` or `key`; repeat for more.
         #[arg(long = "label", value_name = "LABEL")]
         labels: Vec<String>,
+        /// Send the spec without checking it first as `offchain job validate` does.
+        #[arg(long)]
+        no_validate: bool,
     },
     /// Revoke a job's latest proposal (while it is still proposed or cancelled).
     Revoke {

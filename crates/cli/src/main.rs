@@ -8,14 +8,17 @@
 //!   mapping of the answer.
 //! - `offchain node keys` creates a node's keys (if absent) and prints what to register at
 //!   the JD.
+//! - `offchain job validate` checks job spec files with the node's own parser, offline.
 //!
 //! This binary only parses arguments, calls the library and prints. Every failure ends as
 //! one `error: …` line on stderr, with exit code 2 for bad input (as clap uses for usage
-//! errors) and 1 for everything else.
+//! errors) and 1 for everything else; an invalid job spec is reported as
+//! `FILE:LINE:COL: message` lines (exit 2).
 
 mod args;
 mod client;
 mod commands;
+mod job;
 mod node;
 mod node_proposals;
 mod output;
@@ -41,6 +44,19 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// The command already printed what went wrong (positioned spec errors, say): exit with
+/// this code and print nothing more.
+#[derive(Debug)]
+pub struct Reported(pub u8);
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reported; exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 fn main() -> ExitCode {
     // Before anything can touch TLS: rustls panics when it has to pick a provider itself.
@@ -69,6 +85,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Node(NodeCommand::Proposals { api, command }) => {
             return node::proposals(api, command).await;
         }
+        Command::Job(command) => return job::run(command),
     };
     match command {
         JdCommand::Serve(args) => serve::run(args).await,
@@ -78,7 +95,12 @@ async fn run(cli: Cli) -> Result<()> {
             commands::nodes::run(&jd, &out, command).await
         }
         JdCommand::Jobs { client, command } => {
+            // A spec to propose is read and checked before connecting: a bad one needs no JD.
+            let spec = commands::jobs::spec_to_propose(&command)?;
             let (jd, out) = commands::connect(&client).await?;
+            if let Some(spec) = spec {
+                return commands::jobs::propose(&jd, &out, command, &spec).await;
+            }
             commands::jobs::run(&jd, &out, command).await
         }
         JdCommand::Proposals { client, command } => {
@@ -119,6 +141,9 @@ fn report(error: anyhow::Error) -> ExitCode {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
     if broken_pipe {
         return ExitCode::SUCCESS;
+    }
+    if let Some(Reported(code)) = error.downcast_ref::<Reported>() {
+        return ExitCode::from(*code);
     }
     let text = one_line(&chain(&error));
     let _ = writeln!(io::stderr(), "error: {text}");

@@ -24,10 +24,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_offchain");
 /// Generous: the machine is shared with other builds.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A spec that passes the check `jobs propose` makes before sending.
 const SPEC: &str = r#"
 type = "webhook"
 schemaVersion = 1
 externalJobID = "0b5b2c2e-6e5a-4f0c-9c55-8b7e1f7b3a11"
+observationSource = """
+    price [type=bridge name="coin-market" requestData=<{"data": {"base": "ETH"}}>]
+    parse [type=jsonparse path="data,result"]
+    price -> parse
+"""
 "#;
 
 /// A command for the binary with none of the caller's JD settings leaking in.
@@ -383,8 +389,12 @@ async fn propose_to_named_nodes_reports_failures_and_exits_non_zero() {
     jd.offchain(&["jobs", "propose", "--spec", &spec, "-l", "env=staging"])
         .await
         .fails(1, "no enabled node matches the selector \"env=staging\"");
-    // A spec without externalJobID fails the whole call with the JD's reason.
-    let bad = write_spec(dir.path(), "type = \"webhook\"\n");
+    // A spec without externalJobID is valid for a node (one is assigned on creation), so it
+    // passes the local check; the JD needs one and fails the whole call with its reason.
+    let bad = write_spec(
+        dir.path(),
+        "type = \"webhook\"\nschemaVersion = 1\nobservationSource = \"a [type=any]\"\n",
+    );
     jd.offchain(&["jobs", "propose", "--spec", &bad, "--node", &a.id])
         .await
         .fails(1, "INVALID_ARGUMENT: invalid spec: missing externalJobID");

@@ -107,7 +107,7 @@ fn first_json(text: &str) -> Option<serde_json::Value> {
 }
 
 /// §3.2 decimal text: sign, digits with at most one `.`, optional exponent.
-fn is_decimal(text: &str) -> bool {
+pub(crate) fn is_decimal(text: &str) -> bool {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
         Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),

@@ -2,9 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
-use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offchain::helpers;
 use offchain::proto::job::{
@@ -12,12 +11,14 @@ use offchain::proto::job::{
     ProposeJobResponse, RevokeJobRequest, UpdateJobRequest, delete_job_request, get_job_request,
     list_jobs_request, revoke_job_request, update_job_request,
 };
-use offchain::proto::label::Label;
 use offchain::proto::node::{ListNodesRequest, list_nodes_request};
+use offchain_pipeline::JobSpec;
 
 use super::{parse_labels, parse_selectors};
+use crate::UsageError;
 use crate::args::JobsCommand;
 use crate::client::Jd;
+use crate::job::{self, ReadError};
 use crate::output::{self, Printer};
 
 /// Below this many nodes a proposal round is quick enough that a progress bar only flickers.
@@ -52,12 +53,10 @@ pub async fn run(jd: &Jd, out: &Printer, command: JobsCommand) -> Result<()> {
             let response = jd.call(client.get_job(request)).await?;
             out.print(&response, |r| output::job(r.job.as_ref()))
         }
-        JobsCommand::Propose {
-            spec,
-            nodes,
-            selectors,
-            labels,
-        } => propose(jd, out, &spec, nodes, &selectors, parse_labels(&labels)?).await,
+        JobsCommand::Propose { .. } => {
+            let spec = spec_to_propose(&command)?.unwrap_or_default();
+            propose(jd, out, command, &spec).await
+        }
         JobsCommand::Revoke { id } => {
             let request = RevokeJobRequest {
                 id_oneof: Some(revoke_job_request::IdOneof::Id(id)),
@@ -88,19 +87,45 @@ pub async fn run(jd: &Jd, out: &Printer, command: JobsCommand) -> Result<()> {
     }
 }
 
-/// Proposes the spec to the chosen nodes and prints what happened on each; fails when any
-/// node refused, after printing the whole table.
-async fn propose(
-    jd: &Jd,
-    out: &Printer,
-    spec_path: &Path,
-    node_ids: Vec<String>,
-    selector_texts: &[String],
-    labels: Vec<Label>,
-) -> Result<()> {
-    // Read the spec before any network work, so a typo in the path fails fast.
-    let spec = std::fs::read_to_string(spec_path)
-        .with_context(|| format!("cannot read spec file {}", spec_path.display()))?;
+/// For `propose`, the spec file's text, read and (unless `--no-validate`) checked with the
+/// node's parser; `None` for the other subcommands. Called before connecting, so a typo in
+/// the path or the spec fails fast and nothing is sent.
+pub fn spec_to_propose(command: &JobsCommand) -> Result<Option<String>> {
+    let JobsCommand::Propose {
+        spec, no_validate, ..
+    } = command
+    else {
+        return Ok(None);
+    };
+    let text = job::read_spec(spec).map_err(|error| match error {
+        ReadError::Io(e) => anyhow!(e).context(format!("cannot read spec file {}", spec.display())),
+        other => anyhow!("spec file {}: {other}", spec.display()),
+    })?;
+    if !no_validate && let Err(error) = JobSpec::parse(&text) {
+        // The same line `offchain job validate` prints, then the usual one-line error.
+        eprintln!("{}", job::positioned(spec, &error));
+        return Err(UsageError(
+            "invalid spec, nothing was proposed (--no-validate sends it unchecked)".into(),
+        )
+        .into());
+    }
+    Ok(Some(text))
+}
+
+/// Proposes `spec` (the text of a `propose` command's file) to the chosen nodes and prints
+/// what happened on each; fails when any node refused, after printing the whole table.
+pub async fn propose(jd: &Jd, out: &Printer, command: JobsCommand, spec: &str) -> Result<()> {
+    let JobsCommand::Propose {
+        nodes: node_ids,
+        selectors: selector_texts,
+        labels,
+        ..
+    } = command
+    else {
+        bail!("not a propose command");
+    };
+    let labels = parse_labels(&labels)?;
+    let selector_texts = selector_texts.as_slice();
     let client = jd.client();
 
     let (ids, names) = if selector_texts.is_empty() {
@@ -137,7 +162,7 @@ async fn propose(
     };
 
     let bar = progress_bar(ids.len());
-    let outcomes = helpers::propose_to_nodes(client, &spec, &labels, &ids, |done, _| {
+    let outcomes = helpers::propose_to_nodes(client, spec, &labels, &ids, |done, _| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
         }

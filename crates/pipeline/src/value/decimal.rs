@@ -1,26 +1,30 @@
-//! Exact decimals: mantissa × 10^exponent over an arbitrary-precision integer (spec §3.2).
+//! Exact decimals (spec §3.2): [`bigdecimal`] underneath, with the reference's rules on top.
 //!
-//! The reference node uses shopspring/decimal, which is exactly this shape (a big integer and
-//! an `int32` exponent); holding the same shape here makes its rules (text grammar, rounding,
-//! overflow, rendering) direct to reproduce. One deliberate bound: exponents stay within
+//! The reference node uses shopspring/decimal: a big integer and an `int32` exponent, the
+//! shape of a `BigDecimal` (whose scale is the negated exponent). What stays here is what
+//! the reference does differently from `bigdecimal`: its stricter text grammar, its error
+//! texts, division to a number of *places* rounded half away from zero (`bigdecimal`
+//! divides to a number of significant digits), floats read through their shortest text,
+//! plain rendering without trailing zeros, and one deliberate bound: exponents stay within
 //! ±[`MAX_EXPONENT`], so that no input (`1e2000000000`) can make a value whose plain-digit
 //! text or alignment would need gigabytes.
 
-use std::cmp::Ordering;
+use std::borrow::Cow;
 use std::fmt;
+use std::str::FromStr;
 
+use bigdecimal::{BigDecimal, RoundingMode};
 use num_bigint::{BigInt, Sign};
-use num_traits::{Signed, ToPrimitive, Zero};
+use num_traits::{ToPrimitive, Zero};
+
+use crate::literals::is_decimal;
 
 /// Largest exponent magnitude a decimal may carry (the reference allows ±2^31).
 pub const MAX_EXPONENT: i64 = 100_000;
 
-/// An exact decimal number.
-#[derive(Clone)]
-pub struct Decimal {
-    mantissa: BigInt,
-    exponent: i32,
-}
+/// An exact decimal number; equality and order are by value (`1.0 == 1`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Decimal(BigDecimal);
 
 /// Why a decimal could not be made or computed; texts are the reference's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,25 +49,23 @@ pub enum DecimalError {
 /// Places a division rounds to when no precision is given.
 pub const DIVISION_PRECISION: i32 = 16;
 
-fn pow10(n: u32) -> BigInt {
-    BigInt::from(10u32).pow(n)
-}
-
-fn exponent_in_range(e: i64) -> Option<i32> {
-    if e.abs() <= MAX_EXPONENT {
-        i32::try_from(e).ok()
-    } else {
-        None
-    }
+fn pow10(n: u64) -> BigInt {
+    num_traits::pow(
+        BigInt::from(10u32),
+        usize::try_from(n).unwrap_or(usize::MAX),
+    )
 }
 
 impl Decimal {
+    /// `value`, when its exponent is within ±[`MAX_EXPONENT`].
+    fn bounded(value: BigDecimal) -> Option<Self> {
+        let (_, scale) = value.as_bigint_and_scale();
+        (scale.unsigned_abs() <= MAX_EXPONENT.unsigned_abs()).then_some(Self(value))
+    }
+
     /// `mantissa × 10^exponent`; `None` when the exponent is out of range.
     pub fn new(mantissa: BigInt, exponent: i64) -> Option<Self> {
-        Some(Self {
-            mantissa,
-            exponent: exponent_in_range(exponent)?,
-        })
+        Self::bounded(BigDecimal::new(mantissa, exponent.checked_neg()?))
     }
 
     /// Zero.
@@ -75,52 +77,19 @@ impl Decimal {
     /// exponent. No spaces, `_`, hex, `Inf` or `NaN`.
     pub fn parse(text: &str) -> Result<Self, DecimalError> {
         let fail = || DecimalError::Parse(text.to_owned());
-        let (body, exp_text) = match text.find(['e', 'E']) {
-            Some(at) => (&text[..at], Some(&text[at + 1..])),
-            None => (text, None),
-        };
-        let unsigned = body.strip_prefix(['+', '-']).unwrap_or(body);
-        let negative = body.starts_with('-');
-        let (int_part, frac_part) = match unsigned.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (unsigned, ""),
-        };
-        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int_part.len() + frac_part.len() == 0 || !all_digits(int_part) || !all_digits(frac_part)
-        {
+        // bigdecimal's parser is laxer than the reference's (it takes `_` between digits),
+        // so the grammar is checked first; it then does the conversion.
+        if !is_decimal(text) {
             return Err(fail());
         }
-        let mut exponent: i64 = 0;
-        if let Some(exp_text) = exp_text {
-            let digits = exp_text.strip_prefix(['+', '-']).unwrap_or(exp_text);
-            if digits.is_empty() || !all_digits(digits) {
-                return Err(fail());
-            }
-            let significant = digits.trim_start_matches('0');
-            if significant.len() > 12 {
-                return Err(fail());
-            }
-            let magnitude: i64 = if significant.is_empty() {
-                0
-            } else {
-                significant.parse().map_err(|_| fail())?
-            };
-            exponent = if exp_text.starts_with('-') {
-                -magnitude
-            } else {
-                magnitude
-            };
-        }
-        let frac_len = i64::try_from(frac_part.len()).map_err(|_| fail())?;
-        let digits = format!("{int_part}{frac_part}");
-        let mut mantissa = BigInt::parse_bytes(digits.as_bytes(), 10).ok_or_else(fail)?;
-        if negative {
-            mantissa = -mantissa;
-        }
-        Self::new(mantissa, exponent - frac_len).ok_or_else(fail)
+        let value = BigDecimal::from_str(text).map_err(|_| fail())?;
+        Self::bounded(value).ok_or_else(fail)
     }
 
     /// The decimal of a float through its shortest round-trip text (`0.1` → 0.1).
+    ///
+    /// Not bigdecimal's `TryFrom<f64>`: that takes the float's exact binary value
+    /// (0.1000000000000000055…), where the reference takes the shortest text.
     pub fn from_f64(f: f64) -> Result<Self, DecimalError> {
         if !f.is_finite() {
             return Err(DecimalError::NonFinite(go_non_finite(f).to_owned()));
@@ -128,106 +97,84 @@ impl Decimal {
         Self::parse(&format!("{f:e}"))
     }
 
-    /// The mantissa.
-    pub fn mantissa(&self) -> &BigInt {
-        &self.mantissa
+    /// The mantissa (borrowed: `bigdecimal` holds it as is).
+    pub fn mantissa(&self) -> Cow<'_, BigInt> {
+        self.0.as_bigint_and_scale().0
     }
 
     /// The power of ten the mantissa is scaled by.
     pub fn exponent(&self) -> i32 {
-        self.exponent
+        let (_, scale) = self.0.as_bigint_and_scale();
+        // Within ±MAX_EXPONENT (plus the few places bigdecimal's normalising shortcuts
+        // may add), far inside i32.
+        i32::try_from(-scale).unwrap_or(if scale > 0 { i32::MIN } else { i32::MAX })
     }
 
     /// Whether the value is zero.
     pub fn is_zero(&self) -> bool {
-        self.mantissa.is_zero()
+        self.0.is_zero()
     }
 
     /// Whether the value is below zero.
     pub fn is_negative(&self) -> bool {
-        self.mantissa.sign() == Sign::Minus
+        self.0.sign() == Sign::Minus
     }
 
     /// The value as an integer, when it is one.
     pub fn to_integer(&self) -> Option<BigInt> {
-        if self.exponent >= 0 {
-            return Some(&self.mantissa * pow10(self.exponent.unsigned_abs()));
-        }
-        let scale = pow10(self.exponent.unsigned_abs());
-        let remainder = &self.mantissa % &scale;
-        remainder.is_zero().then(|| &self.mantissa / scale)
-    }
-
-    /// Mantissas of both numbers scaled to their common (smaller) exponent.
-    fn aligned(&self, other: &Self) -> (BigInt, BigInt, i32) {
-        let exponent = self.exponent.min(other.exponent);
-        let scale = |d: &Self| {
-            let shift = (i64::from(d.exponent) - i64::from(exponent)) as u32;
-            if shift == 0 {
-                d.mantissa.clone()
-            } else {
-                &d.mantissa * pow10(shift)
-            }
-        };
-        (scale(self), scale(other), exponent)
+        self.0
+            .is_integer()
+            .then(|| self.0.with_scale(0).into_bigint_and_scale().0)
     }
 
     /// Exact sum.
     pub fn add(&self, other: &Self) -> Self {
-        let (a, b, exponent) = self.aligned(other);
-        Self {
-            mantissa: a + b,
-            exponent,
-        }
+        Self(&self.0 + &other.0)
     }
 
     /// Exact product; `multiply overflow` when the exponent leaves the range.
     pub fn mul(&self, other: &Self) -> Result<Self, DecimalError> {
-        Self::new(
-            &self.mantissa * &other.mantissa,
-            i64::from(self.exponent) + i64::from(other.exponent),
-        )
-        .ok_or(DecimalError::MultiplyOverflow)
+        // Checked on the operands' exponents, before any work: bigdecimal may normalise a
+        // product by one, which moves its exponent without changing its value.
+        let exponent = i64::from(self.exponent()) + i64::from(other.exponent());
+        if exponent.abs() > MAX_EXPONENT {
+            return Err(DecimalError::MultiplyOverflow);
+        }
+        Ok(Self(&self.0 * &other.0))
     }
 
     /// Quotient rounded half away from zero to `precision` places (negative: to tens,
-    /// hundreds, …), computed exactly on integers.
+    /// hundreds, …), exact however many digits it has.
     pub fn div_round(&self, divisor: &Self, precision: i32) -> Result<Self, DecimalError> {
         if divisor.is_zero() {
             return Err(DecimalError::DivideByZero);
         }
-        let result_exponent = -i64::from(precision);
-        if result_exponent.abs() > MAX_EXPONENT {
+        let places = i64::from(precision);
+        if places.abs() > MAX_EXPONENT {
             return Err(DecimalError::DivisionOverflow);
         }
-        // q = round(ma / mb × 10^shift) × 10^-precision
-        let shift = i64::from(self.exponent) - i64::from(divisor.exponent) + i64::from(precision);
-        let (numerator, denominator) = if shift >= 0 {
-            (
-                &self.mantissa * pow10(shift as u32),
-                divisor.mantissa.clone(),
-            )
+        // bigdecimal's `/` stops at a number of significant digits and rounds there, and
+        // rounding that again to `places` could round twice. So the quotient is truncated
+        // on integers one place further, where it is exact, and bigdecimal rounds that
+        // last digit half away from zero (its HalfUp): the digits beyond it cannot change
+        // a half-away-from-zero decision.
+        let (a, a_scale) = self.0.as_bigint_and_scale();
+        let (b, b_scale) = divisor.0.as_bigint_and_scale();
+        // (a·10^-a_scale) / (b·10^-b_scale) · 10^(places+1) = a·10^shift / b
+        let shift = places + 1 + b_scale - a_scale;
+        let truncated = if shift >= 0 {
+            a.as_ref() * pow10(shift.unsigned_abs()) / b.as_ref()
         } else {
-            (
-                self.mantissa.clone(),
-                &divisor.mantissa * pow10(shift.unsigned_abs() as u32),
-            )
+            a.as_ref() / (b.as_ref() * pow10(shift.unsigned_abs()))
         };
-        let negative = (numerator.sign() == Sign::Minus) != (denominator.sign() == Sign::Minus);
-        let (n, d) = (numerator.abs(), denominator.abs());
-        let mut quotient = &n / &d;
-        let remainder = n - &quotient * &d;
-        if remainder * 2u32 >= d {
-            quotient += 1u32;
-        }
-        if negative {
-            quotient = -quotient;
-        }
-        Self::new(quotient, result_exponent).ok_or(DecimalError::DivisionOverflow)
+        let rounded =
+            BigDecimal::new(truncated, places + 1).with_scale_round(places, RoundingMode::HalfUp);
+        Ok(Self(rounded))
     }
 
     /// A lossy float, for callers that need one.
     pub fn to_f64(&self) -> Option<f64> {
+        // Through the text: the standard library's parser rounds correctly.
         self.to_string().parse().ok()
     }
 }
@@ -245,75 +192,25 @@ pub(crate) fn go_non_finite(f: f64) -> &'static str {
 
 impl From<i64> for Decimal {
     fn from(v: i64) -> Self {
-        Self {
-            mantissa: BigInt::from(v),
-            exponent: 0,
-        }
+        Self(BigDecimal::from(v))
     }
 }
 
 impl From<BigInt> for Decimal {
     fn from(v: BigInt) -> Self {
-        Self {
-            mantissa: v,
-            exponent: 0,
-        }
-    }
-}
-
-impl PartialEq for Decimal {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Decimal {}
-
-impl PartialOrd for Decimal {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Decimal {
-    fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b, _) = self.aligned(other);
-        a.cmp(&b)
+        Self(BigDecimal::from(v))
     }
 }
 
 /// Plain digits, never an exponent; fractional trailing zeros and a bare `.` removed.
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.mantissa.is_zero() {
-            return f.write_str("0");
-        }
-        if self.is_negative() {
-            f.write_str("-")?;
-        }
-        let digits = self.mantissa.abs().to_string();
-        if self.exponent >= 0 {
-            f.write_str(&digits)?;
-            for _ in 0..self.exponent {
-                f.write_str("0")?;
-            }
-            return Ok(());
-        }
-        let scale = self.exponent.unsigned_abs() as usize;
-        let (int_part, frac_part) = if digits.len() > scale {
-            let (i, fr) = digits.split_at(digits.len() - scale);
-            (i.to_owned(), fr.to_owned())
+        let (_, scale) = self.0.as_bigint_and_scale();
+        // Only fractional digits can end in zeros worth dropping; integers skip the work.
+        if scale > 0 {
+            self.0.normalized().write_plain_string(f)
         } else {
-            (
-                "0".to_owned(),
-                format!("{}{digits}", "0".repeat(scale - digits.len())),
-            )
-        };
-        let frac_part = frac_part.trim_end_matches('0');
-        if frac_part.is_empty() {
-            f.write_str(&int_part)
-        } else {
-            write!(f, "{int_part}.{frac_part}")
+            self.0.write_plain_string(f)
         }
     }
 }
@@ -324,7 +221,7 @@ impl fmt::Debug for Decimal {
     }
 }
 
-impl std::str::FromStr for Decimal {
+impl FromStr for Decimal {
     type Err = DecimalError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
@@ -442,6 +339,37 @@ mod tests {
             d("1").div_round(&d("3"), 2_000_000).unwrap_err(),
             DecimalError::DivisionOverflow
         );
+    }
+
+    #[test]
+    fn division_rounds_once_however_long_the_quotient() {
+        // 0.4999…9 (120 nines): rounding at 100 significant digits first (bigdecimal's `/`)
+        // would make it 0.5 and then 1.
+        let almost_half = format!("0.4{}", "9".repeat(120));
+        assert_eq!(
+            d(&almost_half).div_round(&d("1"), 0).unwrap().to_string(),
+            "0"
+        );
+        assert_eq!(
+            d(&almost_half).div_round(&d("-1"), 1).unwrap().to_string(),
+            "-0.5"
+        );
+        // A quotient of 200 digits is exact.
+        let big = format!("1{}", "0".repeat(200));
+        assert_eq!(
+            d(&big).div_round(&d("3"), 0).unwrap().to_string(),
+            format!("3{}", "3".repeat(199))
+        );
+    }
+
+    #[test]
+    fn mantissa_and_exponent_are_the_parsed_ones() {
+        let x = d("-12.50");
+        assert_eq!(*x.mantissa(), BigInt::from(-1250));
+        assert_eq!(x.exponent(), -2);
+        // A product by one at the exponent bound stays a value, whatever shape it takes.
+        let top = d("10e100000");
+        assert_eq!(top.mul(&d("1")).unwrap(), top);
     }
 
     #[test]
