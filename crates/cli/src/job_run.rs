@@ -13,8 +13,8 @@ use std::io::{self, Write};
 use anyhow::Result;
 use offchain_pipeline::run::http_client::ReqwestClient;
 use offchain_pipeline::run::{
-    Bridge, Env, JobVars, MemoryCache, RunConfig, RunInput, RunResult, RunStatus, Runner,
-    TaskRun, TokioClock, Trigger,
+    Bridge, Env, JobVars, MemoryCache, RunConfig, RunInput, RunResult, RunStatus, Runner, TaskRun,
+    TokioClock, Trigger,
 };
 use offchain_pipeline::tasks::StdRandom;
 use offchain_pipeline::value::render::to_json;
@@ -35,8 +35,8 @@ const INTERRUPTED: u8 = 130;
 
 /// `offchain job run`.
 pub async fn run(args: &RunArgs) -> Result<()> {
-    let text = read_spec(&args.file)
-        .map_err(|e| UsageError(format!("{}: {e}", args.file.display())))?;
+    let text =
+        read_spec(&args.file).map_err(|e| UsageError(format!("{}: {e}", args.file.display())))?;
     let spec = match JobSpec::parse(&text) {
         Ok(spec) => spec,
         Err(error) => {
@@ -45,7 +45,9 @@ pub async fn run(args: &RunArgs) -> Result<()> {
             return Err(Reported(2).into());
         }
     };
-    let bridges = bridges(&args.bridges, |name| std::env::var(token_variable(name)).ok())?;
+    let bridges = bridges(&args.bridges, |name| {
+        std::env::var(token_variable(name)).ok()
+    })?;
     let trigger = trigger(&spec, args)?;
     let http = ReqwestClient::new()?;
     let cache = MemoryCache::new();
@@ -237,7 +239,11 @@ fn json(result: &RunResult) -> Result<String> {
     let outputs = result
         .outputs
         .iter()
-        .map(|o| o.as_ref().map(|v| RawValue::from_string(to_json(v))).transpose())
+        .map(|o| {
+            o.as_ref()
+                .map(|v| RawValue::from_string(to_json(v)))
+                .transpose()
+        })
         .collect::<Result<_, _>>()?;
     let tasks = result
         .tasks
@@ -279,7 +285,10 @@ mod tests {
     fn bridge_flags_are_checked() {
         let none = |_: &str| None;
         let ok = bridges(
-            &["a=http://127.0.0.1:8080".to_owned(), "b=https://x/y".to_owned()],
+            &[
+                "a=http://127.0.0.1:8080".to_owned(),
+                "b=https://x/y".to_owned(),
+            ],
             |name| (name == "a").then(|| "tok".to_owned()),
         )
         .unwrap();

@@ -60,8 +60,7 @@ async fn provider() -> MockUpstream {
     let api = get(|uri: Uri| async move {
         match uri.query() {
             Some("coin=ETH&market=USD") => {
-                axum::Json(json!({"coin": "ETH", "market": "USD", "price": 467.85}))
-                    .into_response()
+                axum::Json(json!({"coin": "ETH", "market": "USD", "price": 467.85})).into_response()
             }
             _ => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -103,7 +102,11 @@ async fn bridge_jsonparse_multiply_against_coin_market() {
     let spec = write(dir.path(), &webhook(PRICE));
     let bridge = format!("coin-market={}", ea.url());
 
-    let out = offchain(&["job", "run", &spec, "--bridge", &bridge, "--format", "json"], &[]).await;
+    let out = offchain(
+        &["job", "run", &spec, "--bridge", &bridge, "--format", "json"],
+        &[],
+    )
+    .await;
     out.ok();
     assert_eq!(out.stderr, "");
     let answer = ea_answer(&out.json()["tasks"][0]["output"]);
@@ -133,7 +136,11 @@ async fn bridge_jsonparse_multiply_against_coin_market() {
     assert!(lines[2].contains("jsonparse") && lines[2].contains("467.85"));
     assert!(lines[3].contains("multiply") && lines[3].contains(r#""46785""#));
     assert_eq!(&lines[4..], ["", "run completed", r#"scale: "46785""#]);
-    assert_eq!(upstream.hits(), 1, "the second run was an adapter cache hit");
+    assert_eq!(
+        upstream.hits(),
+        1,
+        "the second run was an adapter cache hit"
+    );
 }
 
 /// A bridge task's output is the adapter's body as a JSON string.
@@ -186,7 +193,11 @@ async fn an_errored_run_exits_one_with_the_terminal_error() {
     let spec = write(dir.path(), &webhook(&PRICE.replace("ETH", "DOWN")));
     let bridge = format!("coin-market={}", ea.url());
 
-    let out = offchain(&["job", "run", &spec, "--bridge", &bridge, "--format", "json"], &[]).await;
+    let out = offchain(
+        &["job", "run", &spec, "--bridge", &bridge, "--format", "json"],
+        &[],
+    )
+    .await;
     assert_eq!(out.code, Some(1), "{out:#?}");
     let run = out.json();
     assert_eq!(run["state"], "errored");
@@ -203,15 +214,17 @@ async fn an_errored_run_exits_one_with_the_terminal_error() {
 
     let out = offchain(&["job", "run", &spec, "--bridge", &bridge], &[]).await;
     assert_eq!(out.code, Some(1), "{out:#?}");
-    assert!(out.stdout.contains("\nrun errored\nscale: error: "), "{out:#?}");
+    assert!(
+        out.stdout.contains("\nrun errored\nscale: error: "),
+        "{out:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pending_async_bridge_exits_three() {
-    let adapter = MockUpstream::start(Router::new().route(
-        "/",
-        post(|| async { axum::Json(json!({"pending": true})) }),
-    ))
+    let adapter = MockUpstream::start(
+        Router::new().route("/", post(|| async { axum::Json(json!({"pending": true})) })),
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let dot = r#"
@@ -221,7 +234,11 @@ async fn a_pending_async_bridge_exits_three() {
     "#;
     let spec = write(dir.path(), &webhook(dot));
     let bridge = format!("slow={}/", adapter.url());
-    let out = offchain(&["job", "run", &spec, "--bridge", &bridge, "--format", "json"], &[]).await;
+    let out = offchain(
+        &["job", "run", &spec, "--bridge", &bridge, "--format", "json"],
+        &[],
+    )
+    .await;
     assert_eq!(out.code, Some(3), "{out:#?}");
     let run = without_durations(out.json());
     assert_eq!(run["state"], "suspended");
@@ -253,7 +270,10 @@ async fn invalid_specs_and_flags_exit_two_with_one_line() {
     for (args, needle) in [
         (vec!["--meta", "[1]"], "--meta must be a JSON object"),
         (vec!["--meta", "{"], "--meta is not JSON"),
-        (vec!["--bridge", "x=ftp://h"], "the URL must be http or https"),
+        (
+            vec!["--bridge", "x=ftp://h"],
+            "the URL must be http or https",
+        ),
         (vec!["--bridge", "x"], "expected NAME=URL"),
     ] {
         let mut all = vec!["job", "run", good.as_str()];
@@ -292,7 +312,15 @@ async fn request_body_json_is_reachable_by_path() {
     let spec = write(dir.path(), &webhook(dot));
     let body = r#"{"data": {"prices": ["1", "2.25"]}}"#;
     let out = offchain(
-        &["job", "run", &spec, "--request-body", body, "--format", "json"],
+        &[
+            "job",
+            "run",
+            &spec,
+            "--request-body",
+            body,
+            "--format",
+            "json",
+        ],
         &[],
     )
     .await;
@@ -327,7 +355,15 @@ async fn meta_and_the_token_reach_the_bridge() {
     );
     let flag = format!("rec={}/", server.url());
     let out = offchain(
-        &["job", "run", &spec, "--bridge", &flag, "--meta", r#"{"oracle": {"round": 7}}"#],
+        &[
+            "job",
+            "run",
+            &spec,
+            "--bridge",
+            &flag,
+            "--meta",
+            r#"{"oracle": {"round": 7}}"#,
+        ],
         &[("OFFCHAIN_BRIDGE_TOKEN_REC", "s3cret")],
     )
     .await;

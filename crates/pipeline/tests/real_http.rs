@@ -107,7 +107,10 @@ async fn adapter_errors_fail_the_bridge_task() {
     let result = run(dot, &bridges).await;
     assert_eq!(result.state, RunStatus::Errored);
     let error = result.errors[0].as_deref().unwrap_or_default();
-    assert!(error.contains("missing required parameter `market`"), "{error}");
+    assert!(
+        error.contains("missing required parameter `market`"),
+        "{error}"
+    );
     assert_eq!(upstream.hits(), 0);
 }
 
@@ -156,5 +159,9 @@ async fn restricted_requests_refuse_names_resolving_to_loopback() {
     assert!(!error.contains("localhost"), "no URL in the text: {error}");
     let b = result.tasks.iter().find(|t| t.name == "b").expect("b ran");
     assert_eq!(b.output.as_deref(), Some(r#""hi""#));
-    assert_eq!(server.hits(), 1, "only the unrestricted request got through");
+    assert_eq!(
+        server.hits(),
+        1,
+        "only the unrestricted request got through"
+    );
 }
