@@ -18,13 +18,13 @@ use offchain_pipeline::run::{
 };
 use offchain_pipeline::tasks::StdRandom;
 use offchain_pipeline::value::render::to_json;
-use offchain_pipeline::{JobSpec, JobType};
+use offchain_pipeline::{JobSpec, JobType, TaskType};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::args::{Format, RunArgs};
 use crate::job::{positioned, read_spec};
-use crate::output::{View, shortened, write_stdout};
+use crate::output::{View, note, shortened, write_stdout};
 use crate::{Reported, UsageError};
 
 /// Widest output shown in the task table; the final outputs are printed whole.
@@ -49,6 +49,12 @@ pub async fn run(args: &RunArgs) -> Result<()> {
         std::env::var(token_variable(name)).ok()
     })?;
     let trigger = trigger(&spec, args)?;
+    for name in missing_bridges(&spec, &bridges) {
+        // On stderr, so JSON on stdout stays one object; the task will fail on its own.
+        note(&format!(
+            "note: no --bridge {name}=URL given; its tasks will fail"
+        ));
+    }
     let http = ReqwestClient::new()?;
     let cache = MemoryCache::new();
     let config = RunConfig::default();
@@ -129,6 +135,21 @@ fn bridges(
         }
     }
     Ok(bridges)
+}
+
+/// Bridge names written literally in the spec (not from a variable) with no `--bridge`.
+fn missing_bridges(spec: &JobSpec, bridges: &HashMap<String, Bridge>) -> Vec<String> {
+    let mut missing: Vec<String> = spec
+        .pipeline
+        .tasks
+        .iter()
+        .filter(|t| t.task_type == TaskType::Bridge)
+        .filter_map(|t| t.attr("name").map(|a| a.value.clone()))
+        .filter(|name| !name.contains("$(") && !bridges.contains_key(name))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
 }
 
 /// Webhook variables from the flags; cron runs take none.

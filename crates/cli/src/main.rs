@@ -14,7 +14,8 @@
 //! This binary only parses arguments, calls the library and prints. Every failure ends as
 //! one `error: …` line on stderr, with exit code 2 for bad input (as clap uses for usage
 //! errors) and 1 for everything else; an invalid job spec is reported as
-//! `FILE:LINE:COL: message` lines (exit 2).
+//! `FILE:LINE:COL: message` lines (exit 2). `job run` also exits 1 for an errored run and 3
+//! for a suspended one (its output says why), 130 when interrupted.
 
 mod args;
 mod client;

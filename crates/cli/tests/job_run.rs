@@ -266,6 +266,19 @@ async fn invalid_specs_and_flags_exit_two_with_one_line() {
         format!("{spec}:6:14: edge to undeclared task prase\n")
     );
 
+    // A bridge without `--bridge` is named on stderr; stdout stays the JSON answer.
+    let unbridged = write(dir.path(), &webhook(PRICE));
+    let out = offchain(&["job", "run", &unbridged, "--format", "json"], &[]).await;
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(
+        out.stderr,
+        "note: no --bridge coin-market=URL given; its tasks will fail\n"
+    );
+    assert_eq!(
+        out.json()["tasks"][0]["error"],
+        "could not find bridge with name 'coin-market'"
+    );
+
     let good = write(dir.path(), &webhook("m [type=memo value=1]"));
     for (args, needle) in [
         (vec!["--meta", "[1]"], "--meta must be a JSON object"),
