@@ -48,6 +48,38 @@ pub enum JobCommand {
     /// Parse and check job spec files as a node would: exit 0 when all are valid, else one
     /// `FILE:LINE:COL: message` line per error on stderr and exit 2.
     Validate(ValidateArgs),
+    /// Run a spec's pipeline once, for real (HTTP to the given bridges and the spec's URLs):
+    /// each task's output, error and duration, then the final outputs. Exit 0 completed,
+    /// 1 errored, 3 suspended (an async bridge answered pending), 2 invalid spec or flags.
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_BRIDGE_TOKEN_<NAME>  outgoing token of bridge NAME (upper case, other than\n  \
+                                      A-Z and 0-9 as `_`), sent as `Authorization: Bearer`")]
+    Run(RunArgs),
+}
+
+/// Options of `offchain job run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TOML job spec file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A bridge the spec's `bridge` tasks may call, `NAME=URL` (http or https); repeat for
+    /// more.
+    #[arg(long = "bridge", value_name = "NAME=URL")]
+    pub bridges: Vec<String>,
+    /// Webhook specs: the raw request body, `$(jobRun.requestBody)` (nested access works when
+    /// it is JSON). Default: empty.
+    #[arg(long, value_name = "TEXT")]
+    pub request_body: Option<String>,
+    /// Webhook specs: the run's meta, a JSON object (`$(jobRun.meta)`, sent to bridges as
+    /// `meta`). Default: none (null).
+    #[arg(long, value_name = "JSON")]
+    pub meta: Option<String>,
+    /// `table`: one row per task (output cut to fit), then the final outputs in full;
+    /// `json`: one object, `{"state", "outputs", "errors", "tasks": [{"name", "type",
+    /// "output", "error", "duration_ms"}]}`.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Options of `offchain job validate`.

@@ -1,5 +1,6 @@
 //! `offchain job …`: job specs checked locally, with the parser the node runs, so an author
-//! learns a spec is wrong before proposing it to a fleet. Needs no JD and no node.
+//! learns a spec is wrong before proposing it to a fleet, and can run it once for real
+//! (`job run`, in [`crate::job_run`]). Needs no JD and no node.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -14,9 +15,10 @@ use crate::Reported;
 use crate::args::{Format, JobCommand, ValidateArgs};
 
 /// Runs one `offchain job` subcommand.
-pub fn run(command: JobCommand) -> Result<()> {
+pub async fn run(command: JobCommand) -> Result<()> {
     match command {
         JobCommand::Validate(args) => validate(&args),
+        JobCommand::Run(args) => crate::job_run::run(&args).await,
     }
 }
 

@@ -8,17 +8,20 @@
 //!   mapping of the answer.
 //! - `offchain node keys` creates a node's keys (if absent) and prints what to register at
 //!   the JD.
-//! - `offchain job validate` checks job spec files with the node's own parser, offline.
+//! - `offchain job validate` checks job spec files with the node's own parser, offline;
+//!   `offchain job run` runs a spec's pipeline once against real adapters and URLs.
 //!
 //! This binary only parses arguments, calls the library and prints. Every failure ends as
 //! one `error: …` line on stderr, with exit code 2 for bad input (as clap uses for usage
 //! errors) and 1 for everything else; an invalid job spec is reported as
-//! `FILE:LINE:COL: message` lines (exit 2).
+//! `FILE:LINE:COL: message` lines (exit 2). `job run` also exits 1 for an errored run and 3
+//! for a suspended one (its output says why), 130 when interrupted.
 
 mod args;
 mod client;
 mod commands;
 mod job;
+mod job_run;
 mod node;
 mod node_proposals;
 mod output;
@@ -85,7 +88,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Node(NodeCommand::Proposals { api, command }) => {
             return node::proposals(api, command).await;
         }
-        Command::Job(command) => return job::run(command),
+        Command::Job(command) => return job::run(command).await,
     };
     match command {
         JdCommand::Serve(args) => serve::run(args).await,

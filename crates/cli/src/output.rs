@@ -408,7 +408,7 @@ fn node_complaint(delivery: &ProposalDelivery) -> Option<String> {
 }
 
 /// `text` on one line (control characters as spaces), cut to `max` characters with `…`.
-fn shortened(text: &str, max: usize) -> String {
+pub fn shortened(text: &str, max: usize) -> String {
     let line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

@@ -1,7 +1,8 @@
 //! Pipelines as existing nodes run them: the job spec (TOML), the DOT task graph of its
 //! `observationSource`, the values tasks exchange, the tasks and the runner.
 //!
-//! This crate does no I/O of its own. Parsing is pure: [`JobSpec::parse`] reads a whole
+//! This crate does no I/O of its own (the `reqwest` feature, off by default, adds the real
+//! HTTP client `run::http_client::ReqwestClient` that the CLI and the node share). Parsing is pure: [`JobSpec::parse`] reads a whole
 //! spec file and [`Pipeline::parse`] a DOT text alone; every error is a [`SpecError`] with a
 //! line and column in the file that was parsed (TOML and DOT alike) and what was expected.
 //!

@@ -240,7 +240,7 @@ fn go_method_name(method: &str) -> String {
 }
 
 /// The host of `scheme://[userinfo@]host[:port]/…` when it is an IP literal.
-fn literal_ip(url: &str) -> Option<IpAddr> {
+pub(crate) fn literal_ip(url: &str) -> Option<IpAddr> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split(['/', '?', '#']).next()?;
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);

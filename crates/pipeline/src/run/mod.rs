@@ -70,6 +70,8 @@
 
 mod calls;
 mod engine;
+#[cfg(feature = "reqwest")]
+pub mod http_client;
 pub mod io;
 
 use std::collections::BTreeMap;
