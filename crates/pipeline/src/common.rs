@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::duration::parse_duration;
+use crate::error::quoted;
 
 /// Parsed common attributes of one task; the runner applies their semantics (§5, §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl Default for CommonAttrs {
 impl CommonAttrs {
     /// Applies one common attribute (canonical key); the error names the attribute.
     pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let bad = |why: String| format!("invalid {key} {value:?}: {why}");
+        let bad = |why: String| format!("invalid {key} {}: {why}", quoted(value));
         match key {
             "index" => {
                 let n = parse_go_int(value).map_err(|why| bad(why.into()))?;

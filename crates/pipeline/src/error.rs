@@ -22,6 +22,16 @@ impl fmt::Display for SpecError {
     }
 }
 
+/// `text` as a quoted string for an error message, cut to its first 48 characters: a bad
+/// value of a megabyte must not make a megabyte-long error line.
+pub(crate) fn quoted(text: &str) -> String {
+    const SHOWN: usize = 48;
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
 /// A 1-based line and column (characters) in the parsed file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Location {

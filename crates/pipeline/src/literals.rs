@@ -5,6 +5,7 @@
 
 use crate::common::parse_go_bool;
 use crate::duration::parse_duration;
+use crate::error::quoted;
 use crate::task_type::TaskType;
 
 enum Literal {
@@ -93,7 +94,7 @@ pub(crate) fn check(task: TaskType, key: &str, value: &str) -> Result<(), String
             .then_some("expected a JSON value (quote text: <\"text\">)"),
     };
     match why {
-        Some(why) => Err(format!("{key}: {value:?}: {why}")),
+        Some(why) => Err(format!("{key}: {}: {why}", quoted(value))),
         None => Ok(()),
     }
 }

@@ -444,3 +444,45 @@ fn display_is_line_colon_column_colon_message() {
     let e = Pipeline::parse("a [type=any]\na -> b").unwrap_err();
     assert_eq!(e.to_string(), "2:6: edge to undeclared task b");
 }
+
+/// Regression: 200 000 nested `{` overflowed the parser's stack and aborted the process.
+#[test]
+fn deeply_nested_blocks_are_refused_with_a_position() {
+    let depth = 200_000;
+    let dot = format!("{}a [type=any]{}", "{".repeat(depth), "}".repeat(depth));
+    let (line, column, message) = error(&dot);
+    assert_eq!((line, column), (1, 65), "{message}");
+    assert!(
+        message.contains("blocks nested deeper than 64"),
+        "{message}"
+    );
+
+    // 64 levels are fine.
+    let dot = format!("{}a [type=any]{}", "{".repeat(64), "}".repeat(64));
+    assert_eq!(names(&parse(&dot)), ["a"]);
+}
+
+/// An error quotes at most a short prefix of a huge value or token, so one bad spec cannot
+/// make a megabyte-long error line.
+#[test]
+fn errors_quote_huge_values_briefly() {
+    let huge = "x".repeat(100_000);
+    for dot in [
+        format!("a [type=multiply times=\"{huge}\"]"),
+        format!("a [type=any index=\"{huge}\"]"),
+        format!("a [type=any] \"{huge}\" -> -> a"),
+        format!("a [type=any] -> \"{huge}\""),
+        format!("\"{huge}\" [type=any]\n\"{huge}\" [type=any]"),
+        format!("\"{huge}\" [type=nope]"),
+        format!("a [type=any {huge}=1]"),
+        format!("a [type=any]\nb [type=any]\na -> b -> \"{huge}\""),
+    ] {
+        let (_, _, message) = error(&dot);
+        assert!(
+            message.len() < 300,
+            "{} bytes: {}",
+            message.len(),
+            &message[..300]
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::DotError;
 use super::attr::{decode_id, decode_value};
 use super::lexer::{Keyword, Kind, Token, tokenize};
+use crate::error::quoted;
 
 /// One `key=value` of a node statement, decoded (§2.4); offsets point at the raw tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub(crate) fn parse(src: &str) -> Result<RawGraph, DotError> {
         by_name: HashMap::new(),
         edge_set: HashSet::new(),
         mentions: Vec::new(),
+        depth: 0,
     };
     p.document()?;
     Ok(p.graph)
@@ -66,7 +68,16 @@ struct Parser<'a> {
     edge_set: HashSet<(usize, usize)>,
     /// Every node mention in order, so a subgraph knows its members.
     mentions: Vec<usize>,
+    /// How many `{ … }` blocks enclose the current statement (the parser recurses per block).
+    depth: usize,
 }
+
+/// Most `{ … }` blocks inside one another: the parser recurses once per block, and no
+/// pipeline needs more than a few.
+const MAX_NESTING: usize = 64;
+
+/// Longest task name or attribute key; existing specs use a few dozen bytes at most.
+pub(crate) const MAX_NAME_BYTES: usize = 255;
 
 impl Parser<'_> {
     fn peek_kind(&self, ahead: usize) -> Option<Kind> {
@@ -92,7 +103,7 @@ impl Parser<'_> {
 
     fn unexpected(&self, expected: &str) -> DotError {
         let found = match self.tokens.get(self.pos) {
-            Some(t) => format!("{:?}", self.text(*t)),
+            Some(t) => quoted(self.text(*t)),
             None => "end of text".to_owned(),
         };
         DotError::new(self.here(), format!("expected {expected}, found {found}"))
@@ -223,6 +234,7 @@ impl Parser<'_> {
                     }
                     Some(k) if k.is_id() => {
                         let key = self.value("an attribute name")?;
+                        let name = self.bounded_id(key, "an attribute name")?;
                         if self.peek_kind(0) != Some(Kind::Equals) {
                             return Err(
                                 self.unexpected(&format!("= after attribute {}", self.text(key)))
@@ -231,7 +243,7 @@ impl Parser<'_> {
                         self.next();
                         let value = self.value("a value after =")?;
                         attrs.push(RawAttr {
-                            key: decode_id(key.kind, self.text(key)),
+                            key: name,
                             key_start: key.start,
                             value: decode_value(value.kind, self.text(value)),
                             value_start: value.start,
@@ -261,7 +273,7 @@ impl Parser<'_> {
     /// A task name with an optional (ignored) port; records the mention.
     fn node_id(&mut self) -> Result<usize, DotError> {
         let tok = self.value("a task name")?;
-        let name = decode_id(tok.kind, self.text(tok));
+        let name = self.bounded_id(tok, "a task name")?;
         let node = self.mention(name, tok.start);
         self.mentions.push(node);
         for _ in 0..2 {
@@ -271,6 +283,19 @@ impl Parser<'_> {
             }
         }
         Ok(node)
+    }
+
+    /// A task name or attribute key, decoded; longer than [`MAX_NAME_BYTES`] is an error,
+    /// so every message that names one stays short.
+    fn bounded_id(&self, tok: Token, what: &str) -> Result<String, DotError> {
+        let id = decode_id(tok.kind, self.text(tok));
+        if id.len() > MAX_NAME_BYTES {
+            return Err(DotError::new(
+                tok.start,
+                format!("{what} longer than {MAX_NAME_BYTES} bytes: {}", quoted(&id)),
+            ));
+        }
+        Ok(id)
     }
 
     fn mention(&mut self, name: String, at: usize) -> usize {
@@ -297,8 +322,16 @@ impl Parser<'_> {
             }
         }
         let mark = self.mentions.len();
+        if self.depth == MAX_NESTING && self.peek_kind(0) == Some(Kind::LBrace) {
+            return Err(DotError::new(
+                self.here(),
+                format!("blocks nested deeper than {MAX_NESTING}"),
+            ));
+        }
         self.expect(Kind::LBrace, "{ to open the subgraph")?;
+        self.depth += 1;
         self.statements(Some(Kind::RBrace))?;
+        self.depth -= 1;
         self.expect(Kind::RBrace, "} to close the subgraph")?;
         // Every task named inside the block is an endpoint when the block is in an edge.
         let mut members = Vec::new();
