@@ -6,13 +6,21 @@
 //! spec file and [`Pipeline::parse`] a DOT text alone; every error is a [`SpecError`] with a
 //! line and column in the file that was parsed (TOML and DOT alike) and what was expected.
 //!
+//! A complete example: parse a spec, then run it once against a bridge that always gives
+//! the same answer (a real caller hands in `run::http_client::ReqwestClient`).
+//!
 //! ```
+//! use std::collections::HashMap;
+//!
+//! use offchain_pipeline::run::*;
+//! use offchain_pipeline::tasks::StdRandom;
 //! use offchain_pipeline::{JobSpec, JobType, TaskType};
 //!
 //! let spec = JobSpec::parse(r#"
 //! type = "webhook"
 //! schemaVersion = 1
 //! name = "eth-usd"
+//! externalJobID = "0b8c7f4e-5d2a-4c1b-9e3f-6a7d8c9b0a1e"
 //! observationSource = """
 //! fetch [type="bridge" name="coin-market" requestData=<{"data": {"coin": "ETH"}}>]
 //! parse [type="jsonparse" path="data,result" data="$(fetch)"]
@@ -21,11 +29,40 @@
 //! """
 //! "#).unwrap();
 //! assert_eq!(spec.job_type, JobType::Webhook);
-//! let names: Vec<_> = spec.pipeline.tasks.iter().map(|t| t.name.as_str()).collect();
-//! assert_eq!(names, ["fetch", "parse", "scale"]);
 //! assert_eq!(spec.pipeline.tasks[2].task_type, TaskType::Multiply);
-//! assert_eq!(spec.pipeline.tasks[2].attr("times").unwrap().value, "100");
 //!
+//! /// The adapter behind the bridge: every request gets the same answer.
+//! struct Adapter;
+//! impl HttpClient for Adapter {
+//!     fn send(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+//!         let body = br#"{"data": {"result": 3012.55}, "statusCode": 200}"#.to_vec();
+//!         Box::pin(async move { Ok(HttpResponse { status: 200, headers: vec![], body }) })
+//!     }
+//! }
+//! let bridges = HashMap::from([(
+//!     "coin-market".to_owned(),
+//!     Bridge { url: "http://127.0.0.1:8080/".into(), outgoing_token: String::new() },
+//! )]);
+//! let config = RunConfig::default();
+//! let env = Env {
+//!     http: &Adapter,
+//!     bridges: &bridges,
+//!     cache: &NoCache,
+//!     clock: &TokioClock,
+//!     random: &StdRandom,
+//!     config: &config,
+//! };
+//! let input = RunInput {
+//!     run_id: "1".into(),
+//!     job: JobVars::from_spec(&spec),
+//!     trigger: Trigger::Cron,
+//! };
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! let result = runtime.block_on(Runner::for_job(&spec).run(input, &env));
+//! assert_eq!(result.state, RunStatus::Completed);
+//! assert_eq!(result.tasks[2].output.as_deref(), Some(r#""301255""#)); // exact: 3012.55 × 100
+//!
+//! // Every error names its line and column in the file.
 //! let err = JobSpec::parse("type = \"webhook\"\nschemaVersion = 1\nobservationSource = \"a -> b\"\n")
 //!     .unwrap_err();
 //! assert_eq!(err.to_string(), "3:22: edge to undeclared task a");
