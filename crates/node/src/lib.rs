@@ -5,6 +5,7 @@
 //!
 //! - [`node`]: [`Node::start`] runs all of it: keystore, store, JD links, the API.
 //! - [`api`]: the approval HTTP API on `[api] listen`.
+//! - [`bridges`]: the bridges to external adapters, and the registry the job runner reads.
 //! - [`config`]: `node.toml`, validated as a whole; errors name the file position and key.
 //! - [`keystore`]: the CSA and P2P ed25519 keys, sealed at rest with the node password.
 //! - [`link`]: the link to one JD: redial, serve `NodeService`, report facts with `UpdateNode`.
@@ -14,6 +15,7 @@
 //!   revoke, delete) and the `list`/`show` views.
 
 pub mod api;
+pub mod bridges;
 pub mod config;
 pub mod keystore;
 pub mod link;

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::NodeConfig;
 use crate::api::{self, ApiToken};
+use crate::bridges::{BridgeError, Registry};
 use crate::keystore::{Keystore, KeystoreError, NodePassword};
 use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
 use crate::peer_id::PeerId;
@@ -29,6 +30,9 @@ pub enum NodeError {
     /// The proposal store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The bridges could not be loaded.
+    #[error("cannot load the bridges: {0}")]
+    Bridges(#[from] BridgeError),
     /// The CSA key could not become a TLS identity.
     #[error("the CSA key cannot be used for TLS: {0}")]
     Tls(#[from] TlsError),
@@ -46,6 +50,7 @@ pub struct Node {
     csa_public_key: String,
     p2p_peer_id: PeerId,
     store: Store,
+    bridges: Registry,
     links: Vec<JdLink>,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: JoinHandle<()>,
@@ -78,6 +83,7 @@ impl Node {
                 .await
                 .map_err(|_| NodeError::KeystoreTask)??;
         let store = Store::open(&config.data_dir).await?;
+        let bridges = Registry::load(store.clone()).await?;
         let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
 
         let pkcs8 = keystore
@@ -113,7 +119,7 @@ impl Node {
             source,
         })?;
         let (api_stop, stopped) = oneshot::channel();
-        let router = api::router(store.clone(), handles, api_token);
+        let router = api::router(store.clone(), handles, bridges.clone(), api_token);
         let api_task = tokio::spawn(async move {
             let serving = axum::serve(
                 listener,
@@ -133,6 +139,7 @@ impl Node {
             csa_public_key: keystore.csa_public_key_hex(),
             p2p_peer_id: keystore.p2p_peer_id(),
             store,
+            bridges,
             links,
             api_stop: Some(api_stop),
             api_task,
@@ -158,6 +165,11 @@ impl Node {
     /// The proposal store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The bridges (the job runner's `BridgeLookup`).
+    pub fn bridges(&self) -> &Registry {
+        &self.bridges
     }
 
     /// The JD links, in configuration order.

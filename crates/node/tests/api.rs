@@ -243,7 +243,10 @@ async fn a_token_is_required_when_configured() {
 async fn without_a_token_only_loopback_callers_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let store = offchain_node::Store::open(dir.path()).await.unwrap();
-    let router = api::router(store.clone(), HashMap::new(), None);
+    let bridges = offchain_node::bridges::Registry::load(store.clone())
+        .await
+        .unwrap();
+    let router = api::router(store.clone(), HashMap::new(), bridges.clone(), None);
     let call = |peer: &str| {
         let mut request = Request::get("/v2/proposals").body(Body::empty()).unwrap();
         let peer: SocketAddr = peer.parse().unwrap();
@@ -261,7 +264,7 @@ async fn without_a_token_only_loopback_callers_are_served() {
     );
 
     // With a token, a remote caller holding it is served.
-    let router = api::router(store, HashMap::new(), ApiToken::new("t"));
+    let router = api::router(store, HashMap::new(), bridges, ApiToken::new("t"));
     let mut request = Request::get("/v2/proposals")
         .header("authorization", "Bearer t")
         .body(Body::empty())

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::bridges::BridgeError;
 use crate::proposals::ProposalError;
 
 /// An API error.
@@ -27,6 +28,9 @@ pub enum ApiError {
     /// The proposal rules refused the call.
     #[error(transparent)]
     Proposal(#[from] ProposalError),
+    /// The bridge rules refused the call.
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
 }
 
 impl ApiError {
@@ -46,12 +50,21 @@ impl ApiError {
                 | ProposalError::ApprovalChanged { .. }
                 | ProposalError::Deleted(_)
                 | ProposalError::VersionConflict(_)
-                | ProposalError::StaleVersion { .. } => StatusCode::CONFLICT,
+                | ProposalError::StaleVersion { .. }
+                | ProposalError::UnknownBridges(_) => StatusCode::CONFLICT,
                 ProposalError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 ProposalError::InvalidJdKey
                 | ProposalError::InvalidId
                 | ProposalError::InvalidVersion(_)
                 | ProposalError::Spec(_) => StatusCode::BAD_REQUEST,
+            },
+            // bridge.md §5: 422 bad input, 400 duplicate, 404 unknown, 409 in use.
+            ApiError::Bridge(error) => match error {
+                BridgeError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                BridgeError::Duplicate(_) => StatusCode::BAD_REQUEST,
+                BridgeError::NotFound(_) => StatusCode::NOT_FOUND,
+                BridgeError::InUse { .. } => StatusCode::CONFLICT,
+                BridgeError::Store(_) | BridgeError::Random => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }

@@ -5,11 +5,15 @@
 //! - `POST /v2/proposals/{uuid}/approve | reject | cancel`, body optionally `{"version": N}`
 //!   (approve and reject); they answer the proposal as `show` does.
 //!
+//! - `POST/GET /v2/bridge_types`, `GET/PATCH/DELETE /v2/bridge_types/{name}`: the bridges
+//!   (`bridges.rs`, `shared/spec/bridge.md` §5).
+//!
 //! Authentication (`auth.rs`): a bearer token when one was given at start
 //! (`OFFCHAIN_NODE_API_TOKEN`), compared in constant time with only its SHA-256 kept;
 //! without a token only loopback callers are served. Errors are `{"error": "..."}`.
 
 mod auth;
+mod bridges;
 mod error;
 mod proposals;
 
@@ -20,20 +24,23 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+use crate::bridges::Registry;
+
 use crate::link::JdLinkHandle;
 use crate::store::Store;
 
 pub use auth::{API_TOKEN_ENV, ApiToken};
 pub use error::ApiError;
 
-/// The largest request body accepted (the only body is `{"version": N}`).
-pub const MAX_BODY_BYTES: usize = 4096;
+/// The largest request body accepted (`{"version": N}`, a bridge: URL ≤ 2 KiB, token ≤ 1 KiB).
+pub const MAX_BODY_BYTES: usize = 8192;
 
 /// What the handlers share.
 struct ApiState {
     store: Store,
     /// The JD links by the JD key as the store spells it (lowercase hex).
     links: HashMap<String, JdLinkHandle>,
+    bridges: Registry,
 }
 
 /// The API's routes over `store`, answering decisions on `links` (JD key hex → link).
@@ -42,15 +49,30 @@ struct ApiState {
 pub fn router(
     store: Store,
     links: HashMap<String, JdLinkHandle>,
+    bridges: Registry,
     token: Option<ApiToken>,
 ) -> Router {
-    let state = Arc::new(ApiState { store, links });
+    let state = Arc::new(ApiState {
+        store,
+        links,
+        bridges,
+    });
     Router::new()
         .route("/v2/proposals", get(proposals::list))
         .route("/v2/proposals/{uuid}", get(proposals::show))
         .route("/v2/proposals/{uuid}/approve", post(proposals::approve))
         .route("/v2/proposals/{uuid}/reject", post(proposals::reject))
         .route("/v2/proposals/{uuid}/cancel", post(proposals::cancel))
+        .route(
+            "/v2/bridge_types",
+            get(bridges::list).post(bridges::create),
+        )
+        .route(
+            "/v2/bridge_types/{name}",
+            get(bridges::show)
+                .patch(bridges::update)
+                .delete(bridges::delete),
+        )
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

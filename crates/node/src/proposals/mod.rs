@@ -86,6 +86,9 @@ pub enum ProposalError {
     /// The proposal changed after the approval being undone.
     #[error("cannot undo the approval of proposal {uuid} version {version}: it changed since")]
     ApprovalChanged { uuid: Uuid, version: i64 },
+    /// The spec's bridge tasks name bridges this node does not have (lower-cased, sorted).
+    #[error("unknown bridges: {}", .0.join(", "))]
+    UnknownBridges(Vec<String>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

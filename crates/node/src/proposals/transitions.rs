@@ -98,6 +98,19 @@ impl Store {
         if !matches!(target.head.latest_state, State::Pending | State::Cancelled) {
             return Err(target.invalid("approve", target.head.latest_state));
         }
+        // A job whose bridges do not exist could not run: refused, naming them.
+        let spec: String = sqlx::query_scalar(
+            "SELECT spec FROM proposal_versions WHERE jd = $1 AND uuid = $2 AND version = $3",
+        )
+        .bind(&target.jd)
+        .bind(target.uuid.to_string())
+        .bind(version)
+        .fetch_one(&mut *target.tx)
+        .await?;
+        let missing = crate::bridges::missing_bridges(&mut target.tx, &spec).await?;
+        if !missing.is_empty() {
+            return Err(ProposalError::UnknownBridges(missing));
+        }
         let previous_answered_at = target.answered_at(version).await?;
         let replaced = target.head.active_version;
         let mut replaced_answered_at = None;
