@@ -53,6 +53,8 @@ fn take_one(counter: &AtomicUsize) -> bool {
 
 pub struct FakeJd {
     pub address: String,
+    // Not every test file changes the answers.
+    #[allow(dead_code)]
     pub answers: Arc<Answers>,
     calls: mpsc::UnboundedReceiver<Call>,
     // Not every test file waits for links.
