@@ -459,6 +459,15 @@ pub enum NodeCommand {
         #[command(subcommand)]
         command: NodeProposalsCommand,
     },
+    /// Create, list, show and delete the node's bridges to external adapters (its API).
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_NODE_API_TOKEN  bearer token of the node's API, if it has one")]
+    Bridges {
+        #[command(flatten)]
+        api: NodeApiArgs,
+        #[command(subcommand)]
+        command: NodeBridgesCommand,
+    },
 }
 
 /// Options of `offchain node run`.
@@ -510,6 +519,41 @@ pub enum NodeProposalsCommand {
     Reject { uuid: String },
     /// Cancel the active job.
     Cancel { uuid: String },
+}
+
+/// `offchain node bridges …`
+#[derive(Debug, Subcommand)]
+pub enum NodeBridgesCommand {
+    /// Create a bridge; prints its incoming token, shown only this once.
+    Create(NodeBridgeCreateArgs),
+    /// Every bridge (no secrets).
+    List,
+    /// One bridge (no secrets).
+    Show { name: String },
+    /// Delete a bridge; refused while an approved job uses it.
+    Delete { name: String },
+}
+
+/// `offchain node bridges create`. The outgoing token is read from a variable or a file,
+/// never taken on the command line (where `ps` and shell history would show it).
+#[derive(Debug, Args)]
+pub struct NodeBridgeCreateArgs {
+    /// The bridge's name, `[a-zA-Z0-9_-]+` (case-insensitive).
+    pub name: String,
+    /// The adapter's URL (http or https).
+    pub url: String,
+    /// The environment variable holding the token the node sends as `Authorization: Bearer`.
+    #[arg(long, value_name = "VAR", conflicts_with = "outgoing_token_file")]
+    pub outgoing_token_env: Option<String>,
+    /// A file whose first line is the token the node sends as `Authorization: Bearer`.
+    #[arg(long, value_name = "FILE")]
+    pub outgoing_token_file: Option<PathBuf>,
+    /// Confirmations (kept for compatibility; not used by webhook and cron jobs).
+    #[arg(long)]
+    pub confirmations: Option<u32>,
+    /// Minimum contract payment, a non-negative integer.
+    #[arg(long, value_name = "X")]
+    pub minimum_contract_payment: Option<String>,
 }
 
 /// Options of `offchain node keys`.

@@ -23,6 +23,7 @@ mod commands;
 mod job;
 mod job_run;
 mod node;
+mod node_bridges;
 mod node_proposals;
 mod output;
 mod serve;
@@ -87,6 +88,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Node(NodeCommand::Run(args)) => return node::run(args).await,
         Command::Node(NodeCommand::Proposals { api, command }) => {
             return node::proposals(api, command).await;
+        }
+        Command::Node(NodeCommand::Bridges { api, command }) => {
+            return node_bridges::bridges(api, command).await;
         }
         Command::Job(command) => return job::run(command).await,
     };

@@ -104,9 +104,11 @@ async fn every_route_and_status_code() {
 
     // Create: 200 with the bridge and its incoming token.
     let (status, created) = running
-        .create(json!({"name": "Coin-Market", "url": "http://127.0.0.1:9/price",
+        .create(
+            json!({"name": "Coin-Market", "url": "http://127.0.0.1:9/price",
                        "confirmations": 2, "minimumContractPayment": "100",
-                       "outgoingToken": "out-secret"}))
+                       "outgoingToken": "out-secret"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let incoming = created["incomingToken"].as_str().unwrap().to_owned();
@@ -133,7 +135,9 @@ async fn every_route_and_status_code() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[0], view);
-    let shown = running.call("GET", "/v2/bridge_types/coin-MARKET", None).await;
+    let shown = running
+        .call("GET", "/v2/bridge_types/coin-MARKET", None)
+        .await;
     assert_eq!(shown, (StatusCode::OK, view.clone()));
     for text in [list.to_string(), shown.1.to_string()] {
         assert!(!text.contains(&incoming) && !text.contains("out-secret"));
@@ -160,7 +164,12 @@ async fn every_route_and_status_code() {
         r#"{"name": "x"}"#,
     ] {
         let answer = running.call("POST", "/v2/bridge_types", Some(body)).await;
-        assert_eq!(answer.0, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", answer.1);
+        assert_eq!(
+            answer.0,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            answer.1
+        );
         assert!(!error_of(&answer).is_empty());
     }
     let credentials = running
@@ -190,11 +199,19 @@ async fn every_route_and_status_code() {
     assert_eq!(lookup.url, "http://127.0.0.1:10/v2");
     assert_eq!(lookup.outgoing_token, "");
     let renamed = running
-        .call("PATCH", "/v2/bridge_types/coin-market", Some(r#"{"name": "other"}"#))
+        .call(
+            "PATCH",
+            "/v2/bridge_types/coin-market",
+            Some(r#"{"name": "other"}"#),
+        )
         .await;
     assert_eq!(renamed.0, StatusCode::UNPROCESSABLE_ENTITY);
     let same_name = running
-        .call("PATCH", "/v2/bridge_types/coin-market", Some(r#"{"name": "COIN-MARKET"}"#))
+        .call(
+            "PATCH",
+            "/v2/bridge_types/coin-market",
+            Some(r#"{"name": "COIN-MARKET"}"#),
+        )
         .await;
     assert_eq!(same_name.0, StatusCode::OK);
     for body in [r#"{"url": "nope"}"#, "[", r#"{"confirmations": "x"}"#] {
@@ -210,11 +227,17 @@ async fn every_route_and_status_code() {
 
     // 404 unknown on show and delete; delete answers the bridge, then it is gone.
     assert_eq!(
-        running.call("GET", "/v2/bridge_types/missing", None).await.0,
+        running
+            .call("GET", "/v2/bridge_types/missing", None)
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        running.call("DELETE", "/v2/bridge_types/missing", None).await.0,
+        running
+            .call("DELETE", "/v2/bridge_types/missing", None)
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     let deleted = running.call("DELETE", "/v2/bridge_types/PLAIN", None).await;
@@ -254,8 +277,18 @@ async fn the_incoming_token_is_shown_once_and_only_its_salted_hash_is_stored() {
         .create(json!({"name": "feed", "url": "http://feed.test/"}))
         .await;
     let incoming = created["incomingToken"].as_str().unwrap().to_owned();
-    assert!(running.node.bridges().check_incoming_token(Some("FEED"), &incoming));
-    assert!(!running.node.bridges().check_incoming_token(Some("feed"), "guess"));
+    assert!(
+        running
+            .node
+            .bridges()
+            .check_incoming_token(Some("FEED"), &incoming)
+    );
+    assert!(
+        !running
+            .node
+            .bridges()
+            .check_incoming_token(Some("feed"), "guess")
+    );
     running.node.shutdown().await;
 
     // Read the row behind the node's back: salt and hash, never the token.
@@ -263,11 +296,13 @@ async fn the_incoming_token_is_shown_once_and_only_its_salted_hash_is_stored() {
         "SELECT name || url || outgoing_token || minimum_contract_payment, \
          incoming_token_salt, incoming_token_hash FROM bridges",
     )
-    .fetch_all(&sqlx::SqlitePool::connect_lazy(&format!(
-        "sqlite://{}",
-        running.dir.path().join("store.sqlite").display()
-    ))
-    .unwrap())
+    .fetch_all(
+        &sqlx::SqlitePool::connect_lazy(&format!(
+            "sqlite://{}",
+            running.dir.path().join("store.sqlite").display()
+        ))
+        .unwrap(),
+    )
     .await
     .unwrap();
     assert_eq!(dump.len(), 1);
@@ -304,7 +339,9 @@ async fn approval_names_missing_bridges_and_delete_is_refused_while_a_job_uses_o
         .await;
     assert_eq!(refused.0, StatusCode::CONFLICT, "{}", refused.1);
     assert_eq!(refused.1, json!({"error": "unknown bridges: alpha, zeta"}));
-    let (_, shown) = running.call("GET", &format!("/v2/proposals/{ID}"), None).await;
+    let (_, shown) = running
+        .call("GET", &format!("/v2/proposals/{ID}"), None)
+        .await;
     assert_eq!(shown["state"], "pending");
 
     for name in ["zeta", "ALPHA"] {
@@ -317,7 +354,10 @@ async fn approval_names_missing_bridges_and_delete_is_refused_while_a_job_uses_o
         .call("POST", &format!("/v2/proposals/{ID}/approve"), None)
         .await;
     assert_eq!(approved.0, StatusCode::OK, "{}", approved.1);
-    assert_eq!(running.jd.next_call().await, Call::ApprovedJob(ID.into(), 1));
+    assert_eq!(
+        running.jd.next_call().await,
+        Call::ApprovedJob(ID.into(), 1)
+    );
 
     // In use by the approved job: 409, and the bridge stays.
     let in_use = running
@@ -353,7 +393,9 @@ async fn the_auto_policy_leaves_a_spec_with_unknown_bridges_pending() {
         Some(Err(ProposalError::UnknownBridges(names))) => assert_eq!(names, ["nowhere"]),
         other => panic!("expected unknown bridges, got {other:?}"),
     }
-    let (_, shown) = running.call("GET", &format!("/v2/proposals/{ID}"), None).await;
+    let (_, shown) = running
+        .call("GET", &format!("/v2/proposals/{ID}"), None)
+        .await;
     assert_eq!(shown["state"], State::Pending.as_str());
     running.node.shutdown().await;
 }

@@ -63,10 +63,7 @@ pub fn router(
         .route("/v2/proposals/{uuid}/approve", post(proposals::approve))
         .route("/v2/proposals/{uuid}/reject", post(proposals::reject))
         .route("/v2/proposals/{uuid}/cancel", post(proposals::cancel))
-        .route(
-            "/v2/bridge_types",
-            get(bridges::list).post(bridges::create),
-        )
+        .route("/v2/bridge_types", get(bridges::list).post(bridges::create))
         .route(
             "/v2/bridge_types/{name}",
             get(bridges::show)

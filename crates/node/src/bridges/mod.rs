@@ -228,7 +228,8 @@ impl Registry {
         let _writing = self.writing.lock().await;
         store::insert(&self.store, &entry).await?;
         let view = entry.view.clone();
-        self.write_map().insert(view.name.to_ascii_lowercase(), entry);
+        self.write_map()
+            .insert(view.name.to_ascii_lowercase(), entry);
         tracing::info!(bridge = %view.name, "bridge created");
         Ok(CreatedBridge {
             bridge: view,

@@ -48,7 +48,16 @@ pub(crate) async fn missing_bridges(
 }
 
 /// A stored row: key, name, url, confirmations, payment, outgoing token, salt, hash.
-type Row = (String, String, String, i64, String, String, Vec<u8>, Vec<u8>);
+type Row = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
 
 pub(super) async fn load_all(store: &Store) -> BridgeResult<HashMap<String, Entry>> {
     let rows: Vec<Row> = sqlx::query_as(
@@ -58,22 +67,24 @@ pub(super) async fn load_all(store: &Store) -> BridgeResult<HashMap<String, Entr
     .fetch_all(store.pool())
     .await?;
     rows.into_iter()
-        .map(|(key, name, url, confirmations, payment, token, salt, hash)| {
-            let corrupt = || StoreError::Corrupt(format!("bridge {key:?}"));
-            let entry = Entry {
-                view: BridgeView {
-                    name,
-                    url,
-                    confirmations: u32::try_from(confirmations).map_err(|_| corrupt())?,
-                    minimum_contract_payment: payment,
-                    has_outgoing_token: !token.is_empty(),
-                },
-                outgoing_token: token,
-                salt: <[u8; SALT_BYTES]>::try_from(salt.as_slice()).map_err(|_| corrupt())?,
-                hash: <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| corrupt())?,
-            };
-            Ok((key, entry))
-        })
+        .map(
+            |(key, name, url, confirmations, payment, token, salt, hash)| {
+                let corrupt = || StoreError::Corrupt(format!("bridge {key:?}"));
+                let entry = Entry {
+                    view: BridgeView {
+                        name,
+                        url,
+                        confirmations: u32::try_from(confirmations).map_err(|_| corrupt())?,
+                        minimum_contract_payment: payment,
+                        has_outgoing_token: !token.is_empty(),
+                    },
+                    outgoing_token: token,
+                    salt: <[u8; SALT_BYTES]>::try_from(salt.as_slice()).map_err(|_| corrupt())?,
+                    hash: <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| corrupt())?,
+                };
+                Ok((key, entry))
+            },
+        )
         .collect()
 }
 

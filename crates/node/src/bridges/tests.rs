@@ -48,7 +48,10 @@ async fn create_shows_the_incoming_token_once_and_stores_only_its_salted_hash() 
     assert_ne!(hash, unsalted.as_ref().to_vec());
     let row_text = format!("{salt:?}{hash:?}");
     assert!(!row_text.contains(&created.incoming_token));
-    assert_eq!(outgoing, "out-secret", "the outgoing token must be sent, so it is kept");
+    assert_eq!(
+        outgoing, "out-secret",
+        "the outgoing token must be sent, so it is kept"
+    );
 
     // The view (list/show) has no secret.
     let shown = serde_json::to_string(&registry.list()).unwrap();
@@ -90,9 +93,14 @@ fn the_token_compare_is_aws_lc_constant_time_on_fixed_length_hashes() {
     assert!(entry.matches("right"));
     assert!(!entry.matches("wrong"));
     assert!(!entry.matches(&"r".repeat(10_000)));
-    assert_eq!(salted_hash(&salt, "a").len(), salted_hash(&salt, &"a".repeat(999)).len());
+    assert_eq!(
+        salted_hash(&salt, "a").len(),
+        salted_hash(&salt, &"a".repeat(999)).len()
+    );
     let source = include_str!("mod.rs");
-    assert!(source.contains("verify_slices_are_equal(&salted_hash(&self.salt, token), &self.hash)"));
+    assert!(
+        source.contains("verify_slices_are_equal(&salted_hash(&self.salt, token), &self.hash)")
+    );
 }
 
 #[tokio::test]
@@ -139,8 +147,14 @@ async fn names_are_case_insensitive_and_lookup_serves_the_runner() {
 #[tokio::test]
 async fn a_reloaded_registry_sees_what_was_written() {
     let (registry, store, _dir) = registry().await;
-    let created = registry.create(new("keep", "http://k.test/")).await.unwrap();
-    registry.create(new("gone", "http://g.test/")).await.unwrap();
+    let created = registry
+        .create(new("keep", "http://k.test/"))
+        .await
+        .unwrap();
+    registry
+        .create(new("gone", "http://g.test/"))
+        .await
+        .unwrap();
     registry.delete("gone").await.unwrap();
     let reloaded = Registry::load(store).await.unwrap();
     assert_eq!(reloaded.list(), registry.list());
@@ -165,11 +179,18 @@ fn invalid_fields_are_refused() {
     ] {
         assert!(validate::url(url).is_err(), "{url:?}");
     }
-    for url in ["http://h", "HTTPS://h.test:8443/p?q=a@b", "http://[::1]:80/x", "http://[::1]/"] {
+    for url in [
+        "http://h",
+        "HTTPS://h.test:8443/p?q=a@b",
+        "http://[::1]:80/x",
+        "http://[::1]/",
+    ] {
         validate::url(url).unwrap();
     }
     // The credential is not repeated in the message.
-    let message = validate::url("http://user:hunter2@host/").unwrap_err().to_string();
+    let message = validate::url("http://user:hunter2@host/")
+        .unwrap_err()
+        .to_string();
     assert!(!message.contains("hunter2"));
     for payment in ["", "-1", "1.5", "1e3", &"9".repeat(79)] {
         assert!(validate::payment(payment).is_err(), "{payment:?}");
