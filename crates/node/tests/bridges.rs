@@ -376,6 +376,17 @@ async fn approval_names_missing_bridges_and_delete_is_refused_while_a_job_uses_o
         .call("DELETE", "/v2/bridge_types/coin-market", None)
         .await;
     assert_eq!(deleted.0, StatusCode::OK, "{}", deleted.1);
+    assert_eq!(
+        running.jd.next_call().await,
+        Call::CancelledJob(ID.into(), 1)
+    );
+
+    // Approving the cancelled version again needs the bridge again.
+    let again = running
+        .call("POST", &format!("/v2/proposals/{ID}/approve"), None)
+        .await;
+    assert_eq!(again.0, StatusCode::CONFLICT, "{}", again.1);
+    assert_eq!(again.1, json!({"error": "unknown bridges: coin-market"}));
     running.node.shutdown().await;
 }
 
