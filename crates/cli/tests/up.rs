@@ -55,7 +55,10 @@ impl Up {
             if let Some(status) = self.0.try_wait().unwrap() {
                 panic!("offchain up exited before it was ready: {status}");
             }
-            assert!(started.elapsed() < START_TIMEOUT, "no state file after 60 s");
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "no state file after 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -63,13 +66,22 @@ impl Up {
     /// Sends SIGTERM and waits for the exit; returns the status and everything on stdout.
     async fn terminate(&mut self) -> (ExitStatus, String) {
         let pid = self.0.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         let started = Instant::now();
         let status = loop {
             if let Some(status) = self.0.try_wait().unwrap() {
                 break status;
             }
-            assert!(started.elapsed() < START_TIMEOUT, "still running 60 s after SIGTERM");
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "still running 60 s after SIGTERM"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let mut stdout = String::new();
@@ -81,7 +93,12 @@ impl Up {
 }
 
 fn keys(value: &Value) -> BTreeSet<&str> {
-    value.as_object().unwrap().keys().map(String::as_str).collect()
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 fn address(url: &str) -> SocketAddr {
@@ -98,7 +115,10 @@ async fn up_serves_a_connected_network_and_stops_on_sigterm() {
     // The exact shape of the contract.
     assert_eq!(keys(&state), BTreeSet::from(["jd", "nodes", "adapters"]));
     let jd = &state["jd"];
-    assert_eq!(keys(jd), BTreeSet::from(["grpc", "node_listen", "csa_public_key"]));
+    assert_eq!(
+        keys(jd),
+        BTreeSet::from(["grpc", "node_listen", "csa_public_key"])
+    );
     let grpc = jd["grpc"].as_str().unwrap();
     assert!(grpc.starts_with("http://127.0.0.1:"), "{grpc}");
     let node_listen = jd["node_listen"].as_str().unwrap();
@@ -114,14 +134,22 @@ async fn up_serves_a_connected_network_and_stops_on_sigterm() {
         );
         assert_eq!(node["name"], name.as_str());
         assert!(node["id"].as_str().unwrap().starts_with("node_"), "{node}");
-        assert!(node["api"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+        assert!(
+            node["api"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
         assert_eq!(node["api_token"].as_str().unwrap().len(), 64);
         assert_eq!(node["csa_public_key"].as_str().unwrap().len(), 64);
         assert_eq!(node["labels"], json!({"env": "local", "node": name}));
     }
     let adapters = state["adapters"].as_array().unwrap();
     assert_eq!(adapters.len(), 1);
-    assert_eq!(keys(&adapters[0]), BTreeSet::from(["name", "url", "bridge"]));
+    assert_eq!(
+        keys(&adapters[0]),
+        BTreeSet::from(["name", "url", "bridge"])
+    );
     assert_eq!(adapters[0]["name"], "coin-market");
     assert_eq!(adapters[0]["bridge"], "coin-market");
     let adapter_url = adapters[0]["url"].as_str().unwrap();
@@ -132,7 +160,10 @@ async fn up_serves_a_connected_network_and_stops_on_sigterm() {
         .initialize()
         .await
         .unwrap();
-    let listed = client.list_nodes(ListNodesRequest::default()).await.unwrap();
+    let listed = client
+        .list_nodes(ListNodesRequest::default())
+        .await
+        .unwrap();
     assert_eq!(listed.nodes.len(), 3);
     for node in nodes {
         let seen = listed
@@ -182,7 +213,11 @@ async fn up_serves_a_connected_network_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0), "exit after SIGTERM");
     assert!(stdout.contains("ready in "), "{stdout}");
     assert!(stdout.contains("jobs propose"), "{stdout}");
-    let mut ports = vec![address(grpc), node_listen.parse().unwrap(), address(adapter_url)];
+    let mut ports = vec![
+        address(grpc),
+        node_listen.parse().unwrap(),
+        address(adapter_url),
+    ];
     ports.extend(nodes.iter().map(|n| address(n["api"].as_str().unwrap())));
     for addr in ports {
         assert!(
@@ -207,7 +242,10 @@ async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
     let second = up.state(&second_file).await;
     assert_eq!(up.terminate().await.0.code(), Some(0));
 
-    assert_eq!(first["jd"]["csa_public_key"], second["jd"]["csa_public_key"]);
+    assert_eq!(
+        first["jd"]["csa_public_key"],
+        second["jd"]["csa_public_key"]
+    );
     for field in ["name", "id", "csa_public_key", "api_token"] {
         let values = |state: &Value| -> Vec<Value> {
             state["nodes"]
@@ -224,8 +262,15 @@ async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for secret in ["jd-csa-secret", "nodes/node-1/api-token", "nodes/node-1/password"] {
-            let mode = std::fs::metadata(data_dir.join(secret)).unwrap().permissions().mode();
+        for secret in [
+            "jd-csa-secret",
+            "nodes/node-1/api-token",
+            "nodes/node-1/password",
+        ] {
+            let mode = std::fs::metadata(data_dir.join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{secret}");
         }
     }

@@ -45,7 +45,10 @@ pub fn secret_or(path: &Path, make: impl FnOnce() -> Result<String>) -> Result<S
 fn non_empty(path: &Path, text: String) -> Result<String> {
     let secret = text.trim().to_owned();
     if secret.is_empty() {
-        bail!("{} is empty: delete it to have a new secret generated", path.display());
+        bail!(
+            "{} is empty: delete it to have a new secret generated",
+            path.display()
+        );
     }
     Ok(secret)
 }
@@ -61,7 +64,8 @@ fn create_private(path: &Path) -> io::Result<fs::File> {
 /// 256 random bits as hex.
 pub fn random_hex() -> Result<String> {
     let mut bytes = [0u8; SECRET_BYTES];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the system random source failed"))?;
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random source failed"))?;
     Ok(hex::encode(bytes))
 }
 

@@ -60,17 +60,22 @@ pub async fn run(args: UpArgs) -> Result<()> {
 
     let example = data_dir.join("example-job.toml");
     let state = report::State::of(&network);
-    let written = files::write_atomic(&example, report::example_job().as_bytes()).and_then(|()| {
-        match &args.state_file {
+    let written =
+        files::write_atomic(&example, report::example_job().as_bytes()).and_then(|()| match &args
+            .state_file
+        {
             Some(path) => files::write_atomic(path, &serde_json::to_vec_pretty(&state)?),
             None => Ok(()),
-        }
-    });
+        });
     if let Err(error) = written {
         network.shutdown().await?;
         return Err(error);
     }
-    tracing::info!(ready_ms = ready.as_millis(), nodes = state.nodes.len(), "ready");
+    tracing::info!(
+        ready_ms = ready.as_millis(),
+        nodes = state.nodes.len(),
+        "ready"
+    );
     write_stdout(&report::render(
         &state,
         network.adapter.is_mock(),

@@ -92,11 +92,21 @@ pub async fn start(options: &Options) -> Result<Network> {
     let mut starting = JoinSet::new();
     for (index, identity) in identities.into_iter().enumerate() {
         let listen = api_listen(options.api_port_base, index)?;
-        let config = node_config(&identity, &options.data_dir, jd_node_listen, &jd_key, listen)?;
+        let config = node_config(
+            &identity,
+            &options.data_dir,
+            jd_node_listen,
+            &jd_key,
+            listen,
+        )?;
         starting.spawn(async move {
-            let node = Node::start(&config, &identity.password, ApiToken::new(&identity.api_token))
-                .await
-                .with_context(|| format!("{} does not start", identity.name));
+            let node = Node::start(
+                &config,
+                &identity.password,
+                ApiToken::new(&identity.api_token),
+            )
+            .await
+            .with_context(|| format!("{} does not start", identity.name));
             (index, identity, node)
         });
     }

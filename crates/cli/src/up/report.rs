@@ -108,7 +108,10 @@ pub fn render(state: &State, mock: bool, example: &Path, ready: Duration) -> Str
             ("CSA public key", state.jd.csa_public_key.clone()),
         ],
     );
-    let mut nodes = View::new("nodes", vec!["NODE", "ID", "API", "API TOKEN", "CSA PUBLIC KEY"]);
+    let mut nodes = View::new(
+        "nodes",
+        vec!["NODE", "ID", "API", "API TOKEN", "CSA PUBLIC KEY"],
+    );
     for node in &state.nodes {
         nodes.row(vec![
             node.name.clone(),
