@@ -56,12 +56,13 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=200))]
     pub nodes: u16,
     /// Once every node is connected, write the endpoints and tokens here as JSON
-    /// (`{"jd", "nodes", "adapters"}`), atomically.
+    /// (`{"jd", "nodes", "adapters"}`), atomically. A file left from an earlier run is
+    /// removed at start, so its presence means "ready".
     #[arg(long, value_name = "FILE")]
     pub state_file: Option<PathBuf>,
     /// Keep nothing: in-memory JD, throw-away keys and tokens in a temporary directory that
     /// is removed on exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data_dir")]
     pub ephemeral: bool,
     /// Where the JD database, node keys, stores and tokens are kept across restarts.
     #[arg(long, value_name = "DIR", default_value = "./offchain-data/up")]

@@ -80,6 +80,16 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create {}", dir.display()))
 }
 
+/// Removes `path`; a missing file is fine.
+pub fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
 /// a reader sees the old file or the whole new one, never a part. Mode 0600: it holds tokens.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -33,6 +33,9 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let shutdown = shutdown_signal()?;
     tokio::pin!(shutdown);
 
+    if let Some(path) = &args.state_file {
+        files::remove_if_present(path)?;
+    }
     // `--ephemeral` data lives in a temporary directory, removed when this is dropped.
     let temporary = if args.ephemeral {
         Some(tempfile::Builder::new().prefix("offchain-up-").tempdir()?)
