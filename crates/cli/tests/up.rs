@@ -240,6 +240,24 @@ async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
     let second_file = dir.path().join("second.json");
     let mut up = Up::start(&["--nodes", "2", "--data-dir", data], &second_file);
     let second = up.state(&second_file).await;
+
+    // The example job `up` wrote runs against its adapter: the mock price × 100.
+    let adapter = second["adapters"][0]["url"].as_str().unwrap();
+    let run = Command::new(BIN)
+        .args(["job", "run", "--format", "json", "--bridge"])
+        .arg(format!("coin-market={adapter}"))
+        .arg(data_dir.join("example-job.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let run: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run["outputs"], json!(["301255"]), "{run}");
+
     assert_eq!(up.terminate().await.0.code(), Some(0));
 
     assert_eq!(
@@ -258,7 +276,6 @@ async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
         assert_eq!(values(&first), values(&second), "{field}");
     }
     assert!(data_dir.join("jd.db").is_file());
-    assert!(data_dir.join("example-job.toml").is_file());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

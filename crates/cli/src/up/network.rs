@@ -311,3 +311,20 @@ async fn wait_connected(jd: &RunningServer, nodes: &[RunningNode]) -> Result<()>
         tokio::time::sleep(CONNECT_POLL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_ports_count_up_from_the_base_or_are_free_ones() {
+        assert_eq!(api_listen(None, 7).unwrap().port(), 0);
+        assert_eq!(api_listen(Some(6688), 0).unwrap().port(), 6688);
+        assert_eq!(api_listen(Some(6688), 3).unwrap().port(), 6691);
+        assert!(api_listen(Some(65535), 0).is_ok());
+        let error = api_listen(Some(65535), 1).unwrap_err();
+        assert!(error.is::<crate::UsageError>(), "{error}");
+        assert!(error.to_string().contains("node 2"), "{error}");
+        assert!(api_listen(Some(0), 0).is_err());
+    }
+}

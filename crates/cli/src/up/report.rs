@@ -130,7 +130,7 @@ pub fn render(state: &State, mock: bool, example: &Path, ready: Duration) -> Str
             if mock {
                 format!("mock provider, price {}", adapter::MOCK_PRICE)
             } else {
-                "API_URL".to_owned()
+                "provider at API_URL".to_owned()
             },
         ]);
     }
@@ -160,4 +160,20 @@ pub fn render(state: &State, mock: bool, example: &Path, ready: Duration) -> Str
         state.nodes.len()
     ));
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_job_is_a_valid_three_task_webhook_spec() {
+        let spec = offchain_pipeline::JobSpec::parse(&example_job()).unwrap();
+        assert_eq!(spec.job_type, offchain_pipeline::JobType::Webhook);
+        assert_eq!(
+            spec.external_job_id.map(|id| id.to_string()).as_deref(),
+            Some(EXAMPLE_JOB_ID)
+        );
+        assert_eq!(spec.pipeline.tasks.len(), 3);
+    }
 }
