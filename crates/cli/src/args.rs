@@ -40,6 +40,42 @@ pub enum Command {
     /// Job specs, locally: check them before proposing (needs no JD or node).
     #[command(subcommand)]
     Job(JobCommand),
+    /// The whole network in one process: a JD, N nodes linked to it, the coin-market
+    /// adapter; prints endpoints and tokens and runs until SIGINT/SIGTERM.
+    #[command(after_help = "Environment:\n  \
+        API_URL, API_KEY  the coin-market adapter's real data provider (both set); otherwise\n  \
+                          a built-in mock answers every price as 3012.55\n  \
+        RUST_LOG          log filter (default: warn)")]
+    Up(UpArgs),
+}
+
+/// Options of `offchain up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// How many nodes (`node-1` … `node-N`).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=200))]
+    pub nodes: u16,
+    /// Once every node is connected, write the endpoints and tokens here as JSON
+    /// (`{"jd", "nodes", "adapters"}`), atomically. A file left from an earlier run is
+    /// removed at start, so its presence means "ready".
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Keep nothing: in-memory JD, throw-away keys and tokens in a temporary directory that
+    /// is removed on exit.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub ephemeral: bool,
+    /// Where the JD database, node keys, stores and tokens are kept across restarts.
+    #[arg(long, value_name = "DIR", default_value = "./offchain-data/up")]
+    pub data_dir: PathBuf,
+    /// The JD's gRPC port on 127.0.0.1 (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub jd_grpc_port: Option<u16>,
+    /// The JD's node-link port on 127.0.0.1 (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub jd_node_port: Option<u16>,
+    /// Node i's API listens on 127.0.0.1:(PORT + i - 1) (default: free ones).
+    #[arg(long, value_name = "PORT")]
+    pub api_port_base: Option<u16>,
 }
 
 /// `offchain job …`

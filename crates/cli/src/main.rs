@@ -8,6 +8,8 @@
 //!   mapping of the answer.
 //! - `offchain node keys` creates a node's keys (if absent) and prints what to register at
 //!   the JD.
+//! - `offchain up` runs the whole network in one process: a JD, N nodes linked to it and
+//!   the coin-market adapter, until SIGINT/SIGTERM.
 //! - `offchain job validate` checks job spec files with the node's own parser, offline;
 //!   `offchain job run` runs a spec's pipeline once against real adapters and URLs.
 //!
@@ -27,6 +29,7 @@ mod node_bridges;
 mod node_proposals;
 mod output;
 mod serve;
+mod up;
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -93,6 +96,7 @@ async fn run(cli: Cli) -> Result<()> {
             return node_bridges::bridges(api, command).await;
         }
         Command::Job(command) => return job::run(command).await,
+        Command::Up(args) => return up::run(args).await,
     };
     match command {
         JdCommand::Serve(args) => serve::run(args).await,

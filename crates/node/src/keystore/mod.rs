@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 
-pub use password::{MAX_PASSWORD_FILE_BYTES, NodePassword, PasswordError};
+pub use password::{
+    GENERATED_SECRET_ROUNDS, MAX_PASSWORD_FILE_BYTES, MIN_GENERATED_SECRET_LEN, NodePassword,
+    PasswordError,
+};
 pub use seal::PBKDF2_ROUNDS;
 
 use crate::peer_id::PeerId;
@@ -83,9 +86,10 @@ pub struct Keystore {
 
 impl Keystore {
     /// Opens `data_dir/keystore.json` with `password`, creating it (and `data_dir`) with two
-    /// fresh keys when there is none.
+    /// fresh keys when there is none, sealed with [`NodePassword::kdf_rounds`] rounds
+    /// ([`PBKDF2_ROUNDS`] for a person's password). Opening uses the rounds the file records.
     pub fn open_or_create(data_dir: &Path, password: &NodePassword) -> Result<Self, KeystoreError> {
-        Self::open_or_create_with_rounds(data_dir, password, PBKDF2_ROUNDS)
+        Self::open_or_create_with_rounds(data_dir, password, password.kdf_rounds())
     }
 
     /// As [`Keystore::open_or_create`], sealing new keystores with `rounds` (tests use few).

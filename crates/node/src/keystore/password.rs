@@ -9,9 +9,19 @@ use std::path::{Path, PathBuf};
 /// The longest password file read.
 pub const MAX_PASSWORD_FILE_BYTES: u64 = 4096;
 
-/// The node password (from `OFFCHAIN_NODE_PASSWORD` or a password file).
+/// The shortest secret [`NodePassword::generated`] takes: 256 bits as hex.
+pub const MIN_GENERATED_SECRET_LEN: usize = 64;
+/// PBKDF2 rounds for a keystore sealed with a generated secret: stretching a random 256-bit
+/// secret adds nothing to the cost of guessing it, only to every start.
+pub const GENERATED_SECRET_ROUNDS: u32 = 1;
+
+/// The node password (from `OFFCHAIN_NODE_PASSWORD` or a password file), or a secret a
+/// program generated for the node ([`NodePassword::generated`]).
 #[derive(Clone)]
-pub struct NodePassword(String);
+pub struct NodePassword {
+    secret: String,
+    generated: bool,
+}
 
 /// Why a password could not be taken.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +37,9 @@ pub enum PasswordError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// A "generated" secret too short to be 256 random bits.
+    #[error("a generated node secret must be at least {MIN_GENERATED_SECRET_LEN} characters")]
+    TooShort,
     /// The password file is larger than [`MAX_PASSWORD_FILE_BYTES`].
     #[error("the password file {} is larger than {MAX_PASSWORD_FILE_BYTES} bytes", path.display())]
     TooLarge {
@@ -41,7 +54,34 @@ impl NodePassword {
         if password.is_empty() {
             return Err(PasswordError::Empty);
         }
-        Ok(NodePassword(password))
+        Ok(NodePassword {
+            secret: password,
+            generated: false,
+        })
+    }
+
+    /// A secret a program generated from the system random source (at least 256 bits, as
+    /// [`MIN_GENERATED_SECRET_LEN`] hex characters) and keeps for the node, as `offchain up`
+    /// does. New keystores sealed with it record [`GENERATED_SECRET_ROUNDS`] PBKDF2 rounds
+    /// instead of [`PBKDF2_ROUNDS`](super::PBKDF2_ROUNDS), so many nodes open fast; the
+    /// caller vouches for the randomness, which a person's password never has.
+    pub fn generated(secret: String) -> Result<Self, PasswordError> {
+        if secret.len() < MIN_GENERATED_SECRET_LEN {
+            return Err(PasswordError::TooShort);
+        }
+        Ok(NodePassword {
+            secret,
+            generated: true,
+        })
+    }
+
+    /// The PBKDF2 rounds a new keystore sealed with this password records.
+    pub fn kdf_rounds(&self) -> u32 {
+        if self.generated {
+            GENERATED_SECRET_ROUNDS
+        } else {
+            super::PBKDF2_ROUNDS
+        }
     }
 
     /// The first line of `path`: the line break editors add at the end is not part of it.
@@ -66,7 +106,7 @@ impl NodePassword {
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.secret.as_bytes()
     }
 }
 
@@ -88,6 +128,19 @@ mod tests {
             NodePassword::new(String::new()),
             Err(PasswordError::Empty)
         ));
+    }
+
+    #[test]
+    fn generated_secrets_are_long_and_sealed_with_one_round() {
+        assert!(matches!(
+            NodePassword::generated("ab".repeat(31)),
+            Err(PasswordError::TooShort)
+        ));
+        let secret = NodePassword::generated("ab".repeat(32)).unwrap();
+        assert_eq!(secret.kdf_rounds(), GENERATED_SECRET_ROUNDS);
+        assert_eq!(format!("{secret:?}"), "NodePassword(<redacted>)");
+        let person = NodePassword::new("ab".repeat(32)).unwrap();
+        assert_eq!(person.kdf_rounds(), super::super::PBKDF2_ROUNDS);
     }
 
     #[test]

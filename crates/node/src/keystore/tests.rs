@@ -173,3 +173,20 @@ fn debug_output_shows_public_keys_only() {
     let seed_hex = hex::encode(seed.as_be_bytes().unwrap().as_ref());
     assert!(!debug.contains(&seed_hex), "{debug}");
 }
+
+#[test]
+fn generated_secrets_seal_with_one_round_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = NodePassword::generated("5e".repeat(32)).unwrap();
+    let first = Keystore::open_or_create(dir.path(), &secret).unwrap();
+    let json: Value =
+        serde_json::from_slice(&fs::read(dir.path().join(KEYSTORE_FILE_NAME)).unwrap()).unwrap();
+    assert_eq!(json["kdf"]["rounds"], GENERATED_SECRET_ROUNDS);
+    let again = Keystore::open_or_create(dir.path(), &secret).unwrap();
+    assert_eq!(again.csa_public_key(), first.csa_public_key());
+    let other = NodePassword::generated("6f".repeat(32)).unwrap();
+    assert!(matches!(
+        Keystore::open_or_create(dir.path(), &other),
+        Err(KeystoreError::WrongPassword { .. })
+    ));
+}

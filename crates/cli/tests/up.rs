@@ -1,0 +1,294 @@
+//! `offchain up`: the built binary starts a JD, nodes and the adapter in one process; the
+//! state file has the contract's exact shape, the JD (through the `offchain` client) sees
+//! every node connected with its labels, node APIs need their tokens, the adapter answers,
+//! SIGTERM stops everything with exit 0, and a persistent data directory keeps keys and ids.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use offchain::proto::node::ListNodesRequest;
+use offchain::{Provider, RemoteConfig, RemoteProvider};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_offchain");
+/// Generous: the machine is shared; `up` itself is ready in well under a second.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Kills `up` when a test fails before stopping it.
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Up {
+    fn start(args: &[&str], state_file: &Path) -> Up {
+        let child = Command::new(BIN)
+            .arg("up")
+            .args(args)
+            .arg("--state-file")
+            .arg(state_file)
+            .env_remove("API_URL")
+            .env_remove("API_KEY")
+            .env("RUST_LOG", "off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Up(child)
+    }
+
+    /// Waits for the state file (written once every node is connected) and parses it.
+    async fn state(&mut self, path: &Path) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                return serde_json::from_str(&text).unwrap();
+            }
+            if let Some(status) = self.0.try_wait().unwrap() {
+                panic!("offchain up exited before it was ready: {status}");
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "no state file after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and everything on stdout.
+    async fn terminate(&mut self) -> (ExitStatus, String) {
+        let pid = self.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "still running 60 s after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let mut stdout = String::new();
+        if let Some(mut out) = self.0.stdout.take() {
+            out.read_to_string(&mut stdout).unwrap();
+        }
+        (status, stdout)
+    }
+}
+
+fn keys(value: &Value) -> BTreeSet<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn address(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://").parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_a_connected_network_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let mut up = Up::start(&["--ephemeral", "--nodes", "3"], &state_file);
+    let state = up.state(&state_file).await;
+
+    // The exact shape of the contract.
+    assert_eq!(keys(&state), BTreeSet::from(["jd", "nodes", "adapters"]));
+    let jd = &state["jd"];
+    assert_eq!(
+        keys(jd),
+        BTreeSet::from(["grpc", "node_listen", "csa_public_key"])
+    );
+    let grpc = jd["grpc"].as_str().unwrap();
+    assert!(grpc.starts_with("http://127.0.0.1:"), "{grpc}");
+    let node_listen = jd["node_listen"].as_str().unwrap();
+    assert!(node_listen.starts_with("127.0.0.1:"), "{node_listen}");
+    assert_eq!(jd["csa_public_key"].as_str().unwrap().len(), 64);
+    let nodes = state["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    for (i, node) in nodes.iter().enumerate() {
+        let name = format!("node-{}", i + 1);
+        assert_eq!(
+            keys(node),
+            BTreeSet::from(["name", "id", "api", "api_token", "csa_public_key", "labels"])
+        );
+        assert_eq!(node["name"], name.as_str());
+        assert!(node["id"].as_str().unwrap().starts_with("node_"), "{node}");
+        assert!(
+            node["api"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
+        assert_eq!(node["api_token"].as_str().unwrap().len(), 64);
+        assert_eq!(node["csa_public_key"].as_str().unwrap().len(), 64);
+        assert_eq!(node["labels"], json!({"env": "local", "node": name}));
+    }
+    let adapters = state["adapters"].as_array().unwrap();
+    assert_eq!(adapters.len(), 1);
+    assert_eq!(
+        keys(&adapters[0]),
+        BTreeSet::from(["name", "url", "bridge"])
+    );
+    assert_eq!(adapters[0]["name"], "coin-market");
+    assert_eq!(adapters[0]["bridge"], "coin-market");
+    let adapter_url = adapters[0]["url"].as_str().unwrap();
+
+    // The JD, through the client library: every node connected, with its labels.
+    let client = RemoteProvider::new(RemoteConfig::new(grpc))
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
+    let listed = client
+        .list_nodes(ListNodesRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.nodes.len(), 3);
+    for node in nodes {
+        let seen = listed
+            .nodes
+            .iter()
+            .find(|n| n.id == node["id"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("the JD does not know {node}"));
+        assert!(seen.is_connected, "{} is not connected", seen.name);
+        assert_eq!(seen.public_key, node["csa_public_key"].as_str().unwrap());
+        let labels: BTreeSet<(&str, Option<&str>)> = seen
+            .labels
+            .iter()
+            .map(|l| (l.key.as_str(), l.value.as_deref()))
+            .collect();
+        assert_eq!(
+            labels,
+            BTreeSet::from([("env", Some("local")), ("node", node["name"].as_str())])
+        );
+    }
+
+    // Each node's API answers its token only.
+    let http = reqwest::Client::new();
+    for node in nodes {
+        let url = format!("{}/v2/proposals", node["api"].as_str().unwrap());
+        let token = node["api_token"].as_str().unwrap();
+        let with = http.get(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(with.status().as_u16(), 200, "{url} with its token");
+        let without = http.get(&url).send().await.unwrap();
+        assert_eq!(without.status().as_u16(), 401, "{url} without a token");
+        let wrong = http.get(&url).bearer_auth("wrong").send().await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 401, "{url} with a wrong token");
+    }
+
+    // The adapter answers with the mock provider's price.
+    let answer: Value = http
+        .post(adapter_url)
+        .json(&json!({"data": {"coin": "ETH", "market": "USD"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["result"], json!(3012.55), "{answer}");
+
+    let (status, stdout) = up.terminate().await;
+    assert_eq!(status.code(), Some(0), "exit after SIGTERM");
+    assert!(stdout.contains("ready in "), "{stdout}");
+    assert!(stdout.contains("jobs propose"), "{stdout}");
+    let mut ports = vec![
+        address(grpc),
+        node_listen.parse().unwrap(),
+        address(adapter_url),
+    ];
+    ports.extend(nodes.iter().map(|n| address(n["api"].as_str().unwrap())));
+    for addr in ports {
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
+            "{addr} still accepts connections after exit"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let first_file = dir.path().join("first.json");
+    let mut up = Up::start(&["--nodes", "2", "--data-dir", data], &first_file);
+    let first = up.state(&first_file).await;
+    assert_eq!(up.terminate().await.0.code(), Some(0));
+
+    let second_file = dir.path().join("second.json");
+    let mut up = Up::start(&["--nodes", "2", "--data-dir", data], &second_file);
+    let second = up.state(&second_file).await;
+
+    // The example job `up` wrote runs against its adapter: the mock price × 100.
+    let adapter = second["adapters"][0]["url"].as_str().unwrap();
+    let run = Command::new(BIN)
+        .args(["job", "run", "--format", "json", "--bridge"])
+        .arg(format!("coin-market={adapter}"))
+        .arg(data_dir.join("example-job.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let run: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run["outputs"], json!(["301255"]), "{run}");
+
+    assert_eq!(up.terminate().await.0.code(), Some(0));
+
+    assert_eq!(
+        first["jd"]["csa_public_key"],
+        second["jd"]["csa_public_key"]
+    );
+    for field in ["name", "id", "csa_public_key", "api_token"] {
+        let values = |state: &Value| -> Vec<Value> {
+            state["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n[field].clone())
+                .collect()
+        };
+        assert_eq!(values(&first), values(&second), "{field}");
+    }
+    assert!(data_dir.join("jd.db").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for secret in [
+            "jd-csa-secret",
+            "nodes/node-1/api-token",
+            "nodes/node-1/password",
+        ] {
+            let mode = std::fs::metadata(data_dir.join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{secret}");
+        }
+    }
+}
