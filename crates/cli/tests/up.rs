@@ -101,6 +101,23 @@ fn keys(value: &Value) -> BTreeSet<&str> {
         .collect()
 }
 
+/// The URL of the node's `coin-market` bridge, read through its API with its token.
+async fn bridge_url(node: &Value) -> String {
+    let url = format!(
+        "{}/v2/bridge_types/coin-market",
+        node["api"].as_str().unwrap()
+    );
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(node["api_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "{url}");
+    let bridge: Value = answer.json().await.unwrap();
+    bridge["url"].as_str().unwrap().to_owned()
+}
+
 fn address(url: &str) -> SocketAddr {
     url.trim_start_matches("http://").parse().unwrap()
 }
@@ -195,6 +212,8 @@ async fn up_serves_a_connected_network_and_stops_on_sigterm() {
         assert_eq!(without.status().as_u16(), 401, "{url} without a token");
         let wrong = http.get(&url).bearer_auth("wrong").send().await.unwrap();
         assert_eq!(wrong.status().as_u16(), 401, "{url} with a wrong token");
+        // Every node knows the adapter as the bridge the example job names.
+        assert_eq!(bridge_url(node).await, adapter_url);
     }
 
     // The adapter answers with the mock provider's price.
@@ -243,6 +262,10 @@ async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
 
     // The example job `up` wrote runs against its adapter: the mock price × 100.
     let adapter = second["adapters"][0]["url"].as_str().unwrap();
+    // The adapter has a new port; each node's bridge follows it.
+    for node in second["nodes"].as_array().unwrap() {
+        assert_eq!(bridge_url(node).await, adapter);
+    }
     let run = Command::new(BIN)
         .args(["job", "run", "--format", "json", "--bridge"])
         .arg(format!("coin-market={adapter}"))

@@ -13,6 +13,7 @@ use offchain::proto::node::{ListNodesRequest, RegisterNodeRequest};
 use offchain::{Client, Provider, RemoteConfig, RemoteProvider};
 use offchain_jd::server::{self, RunningServer, ServeOptions, ServerConfig};
 use offchain_node::api::ApiToken;
+use offchain_node::bridges::{BridgeChanges, BridgeError, NewBridge};
 use offchain_node::config::{
     ApiConfig, ApprovalConfig, ApprovalPolicy, JobDistributorConfig, NodeConfig,
 };
@@ -70,6 +71,29 @@ impl Network {
     }
 }
 
+/// Gives `node` the bridge [`adapter::NAME`] to the adapter at `url`: created on the first
+/// start, its URL updated on later ones (the adapter's port is a free one each time).
+async fn ensure_bridge(node: &Node, url: &str) -> Result<()> {
+    let bridges = node.bridges();
+    let new = NewBridge {
+        name: adapter::NAME.to_owned(),
+        url: url.to_owned(),
+        ..NewBridge::default()
+    };
+    match bridges.create(new).await {
+        Ok(_) => Ok(()),
+        Err(BridgeError::Duplicate(_)) => {
+            let changes = BridgeChanges {
+                url: Some(url.to_owned()),
+                ..BridgeChanges::default()
+            };
+            bridges.update(adapter::NAME, changes).await?;
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Starts everything and returns once every node is connected to the JD.
 pub async fn start(options: &Options) -> Result<Network> {
     files::private_dir(&options.data_dir)?;
@@ -89,6 +113,7 @@ pub async fn start(options: &Options) -> Result<Network> {
     let identities = open_identities(&options.data_dir, &names).await?;
     let ids = register(client.as_ref(), &identities).await?;
 
+    let adapter_url = adapter.url();
     let mut starting = JoinSet::new();
     for (index, identity) in identities.into_iter().enumerate() {
         let listen = api_listen(options.api_port_base, index)?;
@@ -99,12 +124,18 @@ pub async fn start(options: &Options) -> Result<Network> {
             &jd_key,
             listen,
         )?;
+        let adapter_url = adapter_url.clone();
         starting.spawn(async move {
-            let node = Node::start(
-                &config,
-                &identity.password,
-                ApiToken::new(&identity.api_token),
-            )
+            let node = async {
+                let node = Node::start(
+                    &config,
+                    &identity.password,
+                    ApiToken::new(&identity.api_token),
+                )
+                .await?;
+                ensure_bridge(&node, &adapter_url).await?;
+                anyhow::Ok(node)
+            }
             .await
             .with_context(|| format!("{} does not start", identity.name));
             (index, identity, node)
