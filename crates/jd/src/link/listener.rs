@@ -72,6 +72,7 @@ pub async fn listen(jd: &JobDistributor, addr: SocketAddr) -> Result<NodeListene
     let tls =
         offchain_wsrpc::tls::server_config(&jd.csa_keys().tls_identity(), jd.links().allowed())?;
     jd.links().allow_enabled(&jd.store().load_nodes().await?);
+    jd.links().reopen();
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| LinkError::Bind { addr, source })?;

@@ -47,6 +47,9 @@ pub struct NodeLinks {
 struct Live {
     by_key: HashMap<PublicKey, LiveLink>,
     by_node: HashMap<String, PublicKey>,
+    /// Set by `close_all`: a link whose handshake finished meanwhile is closed when it is
+    /// recorded, instead of outliving the listener.
+    closed: bool,
 }
 
 #[derive(Debug)]
@@ -129,23 +132,26 @@ impl NodeLinks {
     /// closed at once.
     fn insert(&self, key: PublicKey, node_id: &str, link: Link) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let old = {
+        let (old, closed) = {
             let mut live = self.lock();
+            let closed = live.closed;
             live.by_node.insert(node_id.to_owned(), key);
-            live.by_key.insert(
+            let old = live.by_key.insert(
                 key,
                 LiveLink {
                     id,
                     node_id: node_id.to_owned(),
                     link: link.clone(),
                 },
-            )
+            );
+            (old, closed)
         };
         if let Some(old) = old {
             old.link.close();
         }
-        // A disable that ran between the handshake and the insert found no link to close.
-        if !self.allowed.contains(&key) {
+        // A disable (or the JD stopping) that ran between the handshake and the insert
+        // found no link to close.
+        if closed || !self.allowed.contains(&key) {
             link.close();
         }
         id
@@ -162,9 +168,17 @@ impl NodeLinks {
         }
     }
 
-    /// Closes every link (the JD is stopping).
+    /// Accepts links again after [`NodeLinks::close_all`] (a listener started anew).
+    pub(crate) fn reopen(&self) {
+        self.lock().closed = false;
+    }
+
+    /// Closes every link, and every link recorded from now on until
+    /// [`NodeLinks::reopen`] (the JD is stopping).
     pub(crate) fn close_all(&self) {
-        for live in self.lock().by_key.values() {
+        let mut live = self.lock();
+        live.closed = true;
+        for live in live.by_key.values() {
             live.link.close();
         }
     }
@@ -172,5 +186,58 @@ impl NodeLinks {
     fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
         // Every critical section is one map operation: carry on after a panic elsewhere.
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use offchain_wsrpc::rpc::{Link, LinkConfig, Router};
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    use super::*;
+
+    /// The JD's end of a link whose node end is kept open (returned beside it).
+    async fn link() -> (Link, Link) {
+        let (jd, node) = tokio::io::duplex(64 * 1024);
+        let jd = WebSocketStream::from_raw_socket(jd, Role::Server, None).await;
+        let node = WebSocketStream::from_raw_socket(node, Role::Client, None).await;
+        let jd = Link::spawn(jd, LinkConfig::jd(), Arc::new(Router::new()));
+        let node = Link::spawn(node, LinkConfig::node(), Arc::new(Router::new()));
+        (jd, node)
+    }
+
+    /// Regression: a link that finished its handshake while the JD stopped was recorded
+    /// after `close_all` and stayed up, serving a closed store (seen in the CLI's
+    /// `node_run` test as endless "try again" answers to `UpdateNode`).
+    #[tokio::test]
+    async fn a_link_recorded_after_the_links_were_closed_is_closed_at_once() {
+        let links = NodeLinks::default();
+        let key = PublicKey::from_bytes([7; 32]);
+        links.allowed.insert(key);
+        links.close_all();
+
+        let (jd, _node) = link().await;
+        links.insert(key, "node_1", jd.clone());
+        let ended = tokio::time::timeout(Duration::from_secs(5), jd.ended()).await;
+        assert!(ended.is_ok(), "the link stayed up after close_all");
+    }
+
+    /// A listener started again on the same JD accepts links again.
+    #[tokio::test]
+    async fn reopening_accepts_links_again() {
+        let links = NodeLinks::default();
+        let key = PublicKey::from_bytes([8; 32]);
+        links.allowed.insert(key);
+        links.close_all();
+        links.reopen();
+
+        let (jd, _node) = link().await;
+        links.insert(key, "node_1", jd.clone());
+        let ended = tokio::time::timeout(Duration::from_millis(300), jd.ended()).await;
+        assert!(ended.is_err(), "the link was closed: {:?}", ended);
     }
 }
