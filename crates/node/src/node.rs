@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::NodeConfig;
 use crate::api::{self, ApiToken};
+use crate::jobs::{Bridges, JobError, Jobs};
 use crate::keystore::{Keystore, KeystoreError, NodePassword};
 use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
 use crate::peer_id::PeerId;
@@ -32,6 +33,9 @@ pub enum NodeError {
     /// The CSA key could not become a TLS identity.
     #[error("the CSA key cannot be used for TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The jobs could not be set up or started.
+    #[error(transparent)]
+    Jobs(#[from] JobError),
     /// `[api] listen` could not be bound.
     #[error("cannot listen on {address} ([api] listen): {source}")]
     Listen {
@@ -46,6 +50,7 @@ pub struct Node {
     csa_public_key: String,
     p2p_peer_id: PeerId,
     store: Store,
+    jobs: Jobs,
     links: Vec<JdLink>,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: JoinHandle<()>,
@@ -71,6 +76,16 @@ impl Node {
         password: &NodePassword,
         api_token: Option<ApiToken>,
     ) -> Result<Node, NodeError> {
+        Self::start_with_bridges(config, password, api_token, crate::jobs::no_bridges()).await
+    }
+
+    /// [`Node::start`] with the bridges the jobs' `bridge` tasks look up.
+    pub async fn start_with_bridges(
+        config: &NodeConfig,
+        password: &NodePassword,
+        api_token: Option<ApiToken>,
+        bridges: Bridges,
+    ) -> Result<Node, NodeError> {
         // Deriving the sealing key is deliberately slow: keep it off the async workers.
         let (data_dir, sealing) = (config.data_dir.clone(), password.clone());
         let keystore =
@@ -78,6 +93,9 @@ impl Node {
                 .await
                 .map_err(|_| NodeError::KeystoreTask)??;
         let store = Store::open(&config.data_dir).await?;
+        // Every approved job runs before the links can carry new decisions.
+        let jobs = Jobs::new(store.clone(), bridges)?;
+        jobs.start_all().await?;
         let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
 
         let pkcs8 = keystore
@@ -95,6 +113,7 @@ impl Node {
                 identity: Identity::from_pkcs8(pkcs8.as_ref())?,
                 policy: config.approval.policy,
                 store: store.clone(),
+                jobs: jobs.clone(),
                 facts: facts_rx.clone(),
                 timers: LinkTimers::default(),
             })?;
@@ -113,7 +132,7 @@ impl Node {
             source,
         })?;
         let (api_stop, stopped) = oneshot::channel();
-        let router = api::router(store.clone(), handles, api_token);
+        let router = api::router(store.clone(), handles, api_token, jobs.clone());
         let api_task = tokio::spawn(async move {
             let serving = axum::serve(
                 listener,
@@ -133,6 +152,7 @@ impl Node {
             csa_public_key: keystore.csa_public_key_hex(),
             p2p_peer_id: keystore.p2p_peer_id(),
             store,
+            jobs,
             links,
             api_stop: Some(api_stop),
             api_task,
@@ -160,6 +180,11 @@ impl Node {
         &self.store
     }
 
+    /// The running jobs.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
     /// The JD links, in configuration order.
     pub fn links(&self) -> &[JdLink] {
         &self.links
@@ -171,6 +196,7 @@ impl Node {
             let _ = stop.send(());
         }
         let _ = (&mut self.api_task).await;
+        self.jobs.stop_all();
         self.links.clear();
         self.store.close().await;
     }
@@ -179,5 +205,6 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.api_task.abort();
+        self.jobs.stop_all();
     }
 }

@@ -4,6 +4,8 @@
 //! - `GET /v2/proposals/{uuid}`: `{"uuid","jd","state","versions":[{"version","state","spec"}]}`
 //! - `POST /v2/proposals/{uuid}/approve | reject | cancel`, body optionally `{"version": N}`
 //!   (approve and reject); they answer the proposal as `show` does.
+//! - The jobs and their runs (`jobs.rs`): `GET /v2/jobs`, `POST|GET /v2/jobs/{id}/runs`,
+//!   `GET /v2/jobs/{id}/runs/{runId}`.
 //!
 //! Authentication (`auth.rs`): a bearer token when one was given at start
 //! (`OFFCHAIN_NODE_API_TOKEN`), compared in constant time with only its SHA-256 kept;
@@ -11,6 +13,7 @@
 
 mod auth;
 mod error;
+mod jobs;
 mod proposals;
 
 use std::collections::HashMap;
@@ -20,11 +23,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+use crate::jobs::Jobs;
 use crate::link::JdLinkHandle;
 use crate::store::Store;
 
 pub use auth::{API_TOKEN_ENV, ApiToken};
 pub use error::ApiError;
+pub use jobs::{JobsApiError, MAX_WEBHOOK_BODY_BYTES};
 
 /// The largest request body accepted (the only body is `{"version": N}`).
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -34,6 +39,8 @@ struct ApiState {
     store: Store,
     /// The JD links by the JD key as the store spells it (lowercase hex).
     links: HashMap<String, JdLinkHandle>,
+    /// The running jobs.
+    jobs: Jobs,
 }
 
 /// The API's routes over `store`, answering decisions on `links` (JD key hex → link).
@@ -43,14 +50,24 @@ pub fn router(
     store: Store,
     links: HashMap<String, JdLinkHandle>,
     token: Option<ApiToken>,
+    jobs: Jobs,
 ) -> Router {
-    let state = Arc::new(ApiState { store, links });
+    let state = Arc::new(ApiState { store, links, jobs });
     Router::new()
         .route("/v2/proposals", get(proposals::list))
         .route("/v2/proposals/{uuid}", get(proposals::show))
         .route("/v2/proposals/{uuid}/approve", post(proposals::approve))
         .route("/v2/proposals/{uuid}/reject", post(proposals::reject))
         .route("/v2/proposals/{uuid}/cancel", post(proposals::cancel))
+        .route("/v2/jobs", get(jobs::list))
+        .route(
+            "/v2/jobs/{id}/runs",
+            post(jobs::trigger)
+                .get(jobs::runs)
+                // Webhook bodies may be larger than the decisions' 4 KiB.
+                .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY_BYTES)),
+        )
+        .route("/v2/jobs/{id}/runs/{run}", get(jobs::run))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
