@@ -324,7 +324,7 @@ async fn webhook_refusals_and_auth() {
 }
 
 #[tokio::test]
-async fn a_refused_approval_leaves_no_job_and_a_newer_version_replaces_it() {
+async fn a_refused_approval_leaves_no_job_a_newer_version_replaces_it_delete_stops_it() {
     let (adapter, _) = adapter().await;
     let mut running = start().await;
     running
@@ -357,6 +357,18 @@ async fn a_refused_approval_leaves_no_job_and_a_newer_version_replaces_it() {
         (&json!(3), &json!("price-v3"))
     );
     assert_eq!(jobs.as_array().unwrap().len(), 1);
+
+    // The JD deletes the proposal: its job stops.
+    let deleted: cfm::DeleteJobResponse = running
+        .link
+        .call_message("DeleteJob", &cfm::DeleteJobRequest { id: ID.into() }, LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(deleted.id, ID);
+    assert_eq!(running.get("/v2/jobs").await, (StatusCode::OK, json!([])));
+    assert_eq!(running.trigger(ID, "{}").await.0, StatusCode::NOT_FOUND);
+    // Its runs stay readable.
+    assert_eq!(running.get(&format!("/v2/jobs/{ID}/runs")).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -399,15 +411,43 @@ async fn cron_runs_on_its_schedule_and_cancel_stops_it() {
 async fn approved_jobs_start_again_with_the_node() {
     let (adapter, _) = adapter().await;
     let mut running = start().await;
-    assert_eq!(
-        running.approve(1, &webhook_spec(&adapter)).await,
-        StatusCode::OK
-    );
-    let store_dir = running._dir.path().to_owned();
-    let jobs = running.node.jobs().list();
-    running.node.jobs().stop_all();
-    assert!(running.node.jobs().list().is_empty());
-    running.node.jobs().start_all().await.unwrap();
-    assert_eq!(running.node.jobs().list(), jobs);
-    assert!(store_dir.exists());
+    assert_eq!(running.approve(1, &webhook_spec(&adapter)).await, StatusCode::OK);
+    let (_, jobs) = running.get("/v2/jobs").await;
+    let Running { node, jd, _dir, .. } = running;
+    node.shutdown().await;
+
+    let config = NodeConfig::parse(&format!(
+        "name = \"node-a\"\ndata_dir = {:?}\n\n[[job_distributors]]\nuri = \"{}\"\n\
+         public_key = \"{}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n",
+        _dir.path().to_str().unwrap(),
+        jd.address,
+        key(JD).to_hex()
+    ))
+    .unwrap();
+    let node = Node::start(&config, &password(), ApiToken::new(TOKEN))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", node.api_address());
+    let listed: Value = http
+        .get(format!("{base}/v2/jobs"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, jobs);
+    let run: Value = http
+        .post(format!("{base}/v2/jobs/{ID}/runs"))
+        .bearer_auth(TOKEN)
+        .body(r#"{"coin": "ETH"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["outputs"], json!(["301255"]));
 }
