@@ -23,6 +23,7 @@ mod commands;
 mod job;
 mod job_run;
 mod node;
+mod node_jobs;
 mod node_proposals;
 mod output;
 mod serve;
@@ -88,6 +89,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Node(NodeCommand::Proposals { api, command }) => {
             return node::proposals(api, command).await;
         }
+        Command::Node(NodeCommand::Jobs { api, command }) => {
+            return node_jobs::jobs(api, command).await;
+        }
+        Command::Node(NodeCommand::Runs {
+            api,
+            job,
+            run,
+            limit,
+            cursor,
+        }) => return node_jobs::runs(api, job, run, limit, cursor).await,
         Command::Job(command) => return job::run(command).await,
     };
     match command {

@@ -368,7 +368,10 @@ async fn a_refused_approval_leaves_no_job_a_newer_version_replaces_it_delete_sto
     assert_eq!(running.get("/v2/jobs").await, (StatusCode::OK, json!([])));
     assert_eq!(running.trigger(ID, "{}").await.0, StatusCode::NOT_FOUND);
     // Its runs stay readable.
-    assert_eq!(running.get(&format!("/v2/jobs/{ID}/runs")).await.0, StatusCode::OK);
+    assert_eq!(
+        running.get(&format!("/v2/jobs/{ID}/runs")).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -411,7 +414,10 @@ async fn cron_runs_on_its_schedule_and_cancel_stops_it() {
 async fn approved_jobs_start_again_with_the_node() {
     let (adapter, _) = adapter().await;
     let mut running = start().await;
-    assert_eq!(running.approve(1, &webhook_spec(&adapter)).await, StatusCode::OK);
+    assert_eq!(
+        running.approve(1, &webhook_spec(&adapter)).await,
+        StatusCode::OK
+    );
     let (_, jobs) = running.get("/v2/jobs").await;
     let Running { node, jd, _dir, .. } = running;
     node.shutdown().await;
