@@ -97,13 +97,18 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with("").await
+}
+
+/// A node whose `node.toml` ends with `extra`.
+async fn start_with(extra: &str) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let keystore = Keystore::open_or_create(dir.path(), &password()).unwrap();
     let node_key = PublicKey::from_bytes(keystore.csa_public_key());
     let mut jd = FakeJd::start(JD, &[node_key]).await;
     let config = NodeConfig::parse(&format!(
         "name = \"node-a\"\ndata_dir = {:?}\n\n[[job_distributors]]\nuri = \"{}\"\n\
-         public_key = \"{}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n",
+         public_key = \"{}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}",
         dir.path().to_str().unwrap(),
         jd.address,
         key(JD).to_hex()
@@ -456,4 +461,37 @@ async fn approved_jobs_start_again_with_the_node() {
         .await
         .unwrap();
     assert_eq!(run["outputs"], json!(["301255"]));
+}
+
+#[tokio::test]
+async fn under_the_auto_policy_the_job_runs_before_the_jd_is_told() {
+    let (adapter, _) = adapter().await;
+    let mut running = start_with("\n[approval]\npolicy = \"auto\"\n").await;
+    running
+        .jd
+        .answers
+        .hold_approvals
+        .store(true, Ordering::SeqCst);
+    let request = cfm::ProposeJobRequest {
+        id: ID.into(),
+        spec: webhook_spec(&adapter),
+        multiaddrs: vec![],
+        version: 1,
+    };
+    let _: cfm::ProposeJobResponse = running
+        .link
+        .call_message("ProposeJob", &request, LIMIT)
+        .await
+        .unwrap();
+    // The JD holds its answer to ApprovedJob: the job must already run.
+    assert_eq!(
+        running.jd.next_call().await,
+        Call::ApprovedJob(ID.into(), 1)
+    );
+    let (status, run) = running.trigger(ID, r#"{"coin": "ETH"}"#).await;
+    assert_eq!(
+        (status, &run["outputs"]),
+        (StatusCode::OK, &json!(["301255"]))
+    );
+    running.jd.answers.release_approvals.notify_one();
 }
