@@ -111,6 +111,9 @@ struct Inner {
     cache: MemoryCache,
     config: RunConfig,
     active: Mutex<HashMap<Uuid, Active>>,
+    /// Held across a reconcile's read and its change, so two decisions on one proposal
+    /// (an approval racing a cancel) cannot apply a stale read after a newer one.
+    reconciling: tokio::sync::Mutex<()>,
 }
 
 /// The running jobs; cheap to clone.
@@ -136,6 +139,7 @@ impl Jobs {
                 cache: MemoryCache::new(),
                 config: RunConfig::default(),
                 active: Mutex::new(HashMap::new()),
+                reconciling: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -168,6 +172,7 @@ impl Jobs {
     /// runs (started or replaced), or nothing runs. A spec that does not parse is logged and
     /// not run.
     pub async fn reconcile(&self, jd: &str, uuid: Uuid) -> Result<(), JobError> {
+        let _serialized = self.inner.reconciling.lock().await;
         let active: Option<(i64, String)> = sqlx::query_as(
             "SELECT v.version, v.spec FROM proposals p JOIN proposal_versions v \
              ON v.jd = p.jd AND v.uuid = p.uuid AND v.version = p.active_version \
