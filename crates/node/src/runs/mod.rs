@@ -304,3 +304,99 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use offchain_pipeline::run::{JobVars, Trigger};
+
+    use super::*;
+
+    fn result(state: RunStatus) -> RunResult {
+        RunResult {
+            state,
+            outputs: vec![None],
+            errors: vec![Some("boom".into())],
+            all_errors: vec!["boom".into()],
+            tasks: Vec::new(),
+            resume: None,
+        }
+    }
+
+    async fn insert(store: &Store, id: &str, created_at: i64, state: RunStatus) {
+        let input = RunInput {
+            run_id: id.into(),
+            job: JobVars {
+                database_id: 0,
+                external_job_id: uuid::Uuid::nil(),
+                name: "j".into(),
+                evm_chain_id: None,
+            },
+            trigger: Trigger::Cron,
+        };
+        let finished = Finished {
+            id,
+            job: "job",
+            input: &input,
+            result: &result(state),
+            created_at,
+            finished_at: created_at + 5,
+        };
+        store.insert_run(&finished).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn pages_are_newest_first_and_runs_of_one_microsecond_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        insert(&store, "a", 100, RunStatus::Errored).await;
+        insert(&store, "b", 200, RunStatus::Errored).await;
+        insert(&store, "c", 200, RunStatus::Suspended).await;
+        insert(&store, "d", 300, RunStatus::Errored).await;
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store.runs("job", 1, cursor.as_deref()).await.unwrap();
+            seen.extend(page.runs.iter().map(|r| r.id.clone()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["d", "c", "b", "a"]);
+        assert!(store.runs("other", 0, None).await.unwrap().runs.is_empty());
+        assert!(matches!(
+            store.runs("job", 1, Some("x")).await,
+            Err(RunsError::BadCursor)
+        ));
+
+        let suspended = store.run("job", "c").await.unwrap().unwrap();
+        assert_eq!(suspended.state, "suspended");
+        assert_eq!(suspended.finished_at, None);
+        assert_eq!(suspended.created_at, "1970-01-01T00:00:00.000200Z");
+        assert!(store.run("other", "c").await.unwrap().is_none());
+
+        let summaries = store.run_summaries("job", 2).await.unwrap();
+        let seqs: Vec<i64> = summaries.iter().map(|s| s.run_id).collect();
+        assert_eq!(seqs, [4, 3]);
+        assert_eq!(summaries[0].fatal_errors, ["boom"]);
+        assert_eq!(summaries[1].finished_at, None);
+    }
+
+    #[test]
+    fn timestamps_split_micros_into_seconds_and_nanos() {
+        assert_eq!(
+            timestamp(1_500_000),
+            prost_types::Timestamp {
+                seconds: 1,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(
+            timestamp(-1),
+            prost_types::Timestamp {
+                seconds: -1,
+                nanos: 999_999_000
+            }
+        );
+    }
+}
