@@ -504,6 +504,47 @@ pub enum NodeCommand {
         #[command(subcommand)]
         command: NodeBridgesCommand,
     },
+    /// List the node's running jobs, or run a webhook job (through its API).
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_NODE_API_TOKEN  bearer token of the node's API, if it has one")]
+    Jobs {
+        #[command(flatten)]
+        api: NodeApiArgs,
+        #[command(subcommand)]
+        command: NodeJobsCommand,
+    },
+    /// A job's runs, newest first, or one run with its tasks (through the node's API).
+    #[command(after_help = "Environment:\n  \
+        OFFCHAIN_NODE_API_TOKEN  bearer token of the node's API, if it has one")]
+    Runs {
+        #[command(flatten)]
+        api: NodeApiArgs,
+        /// The job's externalJobID.
+        job: String,
+        /// One run's id.
+        run: Option<String>,
+        /// Runs per page (default 50, at most 1000).
+        #[arg(long, conflicts_with = "run")]
+        limit: Option<u32>,
+        /// Continue after a previous page (its `next`).
+        #[arg(long, conflicts_with = "run")]
+        cursor: Option<String>,
+    },
+}
+
+/// `offchain node jobs …`
+#[derive(Debug, Subcommand)]
+pub enum NodeJobsCommand {
+    /// The running jobs.
+    List,
+    /// Run a webhook job once and show the run (exit 0 completed, 1 errored, 3 suspended).
+    Run {
+        /// The job's externalJobID.
+        job: String,
+        /// The request body, `$(jobRun.requestBody)` (sent as is).
+        #[arg(long, value_name = "JSON")]
+        body: Option<String>,
+    },
 }
 
 /// Options of `offchain node run`.

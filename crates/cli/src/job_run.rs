@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use anyhow::Result;
+use offchain_node::runs::{TaskJson, state_name};
 use offchain_pipeline::run::http_client::ReqwestClient;
 use offchain_pipeline::run::{
-    Bridge, Env, JobVars, MemoryCache, RunConfig, RunInput, RunResult, RunStatus, Runner, TaskRun,
+    Bridge, Env, JobVars, MemoryCache, RunConfig, RunInput, RunResult, RunStatus, Runner,
     TokioClock, Trigger,
 };
 use offchain_pipeline::tasks::StdRandom;
@@ -228,31 +229,14 @@ fn table(result: &RunResult, terminals: &[String]) -> String {
     text
 }
 
-fn state_name(state: RunStatus) -> &'static str {
-    match state {
-        RunStatus::Completed => "completed",
-        RunStatus::Errored => "errored",
-        RunStatus::Suspended => "suspended",
-    }
-}
-
 /// `offchain job run --format json`: exactly the documented shape.
 #[derive(Serialize)]
 struct JsonRun<'a> {
     state: &'static str,
     outputs: Vec<Option<Box<RawValue>>>,
     errors: &'a [Option<String>],
-    tasks: Vec<JsonTask<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonTask<'a> {
-    name: &'a str,
-    #[serde(rename = "type")]
-    task_type: &'a str,
-    output: Option<Box<RawValue>>,
-    error: Option<&'a str>,
-    duration_ms: u64,
+    /// The node's run view of a task, so `job run` and the node's runs API agree.
+    tasks: Vec<TaskJson>,
 }
 
 /// The rendered outputs (§3.3) go in as they are, so no digit is lost to a float.
@@ -269,7 +253,7 @@ fn json(result: &RunResult) -> Result<String> {
     let tasks = result
         .tasks
         .iter()
-        .map(json_task)
+        .map(TaskJson::from_task)
         .collect::<Result<_, _>>()?;
     let run = JsonRun {
         state: state_name(result.state),
@@ -278,16 +262,6 @@ fn json(result: &RunResult) -> Result<String> {
         tasks,
     };
     Ok(serde_json::to_string_pretty(&run)?)
-}
-
-fn json_task(task: &TaskRun) -> Result<JsonTask<'_>, serde_json::Error> {
-    Ok(JsonTask {
-        name: &task.name,
-        task_type: &task.task_type,
-        output: task.output.clone().map(RawValue::from_string).transpose()?,
-        error: task.error.as_deref(),
-        duration_ms: u64::try_from(task.duration.as_millis()).unwrap_or(u64::MAX),
-    })
 }
 
 #[cfg(test)]

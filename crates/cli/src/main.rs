@@ -26,6 +26,7 @@ mod job;
 mod job_run;
 mod node;
 mod node_bridges;
+mod node_jobs;
 mod node_proposals;
 mod output;
 mod serve;
@@ -95,6 +96,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Node(NodeCommand::Bridges { api, command }) => {
             return node_bridges::bridges(api, command).await;
         }
+        Command::Node(NodeCommand::Jobs { api, command }) => {
+            return node_jobs::jobs(api, command).await;
+        }
+        Command::Node(NodeCommand::Runs {
+            api,
+            job,
+            run,
+            limit,
+            cursor,
+        }) => return node_jobs::runs(api, job, run, limit, cursor).await,
         Command::Job(command) => return job::run(command).await,
         Command::Up(args) => return up::run(args).await,
     };

@@ -30,12 +30,36 @@ pub async fn proposals(api: NodeApiArgs, command: NodeProposalsCommand) -> Resul
             (Method::POST, format!("/v2/proposals/{uuid}/cancel"), None)
         }
     };
+    let body = body.map(|body| body.to_string());
+    let (_, answer) = call(base, method, &path, body).await?;
+    let text = match api.format {
+        Format::Json => serde_json::to_string_pretty(&answer)?,
+        Format::Table => match command {
+            NodeProposalsCommand::List => list_table(&answer),
+            _ => detail_table(&answer),
+        },
+    };
+    write_stdout(&text)?;
+    Ok(())
+}
+
+/// One call to the node's API (`base` + `path`) with the token from
+/// `OFFCHAIN_NODE_API_TOKEN`, the body (if any) sent as JSON; answers the status and the
+/// JSON answer, or fails with the answer's error line.
+pub(crate) async fn call(
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<(reqwest::StatusCode, Value)> {
     let mut request = reqwest::Client::new().request(method, format!("{base}{path}"));
     if let Some(token) = std::env::var(API_TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(token);
     }
     if let Some(body) = body {
-        request = request.json(&body);
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
     }
     // The URL is the operator's own; reqwest's error names it without the token.
     let response = request
@@ -51,18 +75,10 @@ pub async fn proposals(api: NodeApiArgs, command: NodeProposalsCommand) -> Resul
         let message = answer["error"].as_str().unwrap_or("no error message");
         bail!("the node answered {status}: {message}");
     }
-    let text = match api.format {
-        Format::Json => serde_json::to_string_pretty(&answer)?,
-        Format::Table => match command {
-            NodeProposalsCommand::List => list_table(&answer),
-            _ => detail_table(&answer),
-        },
-    };
-    write_stdout(&text)?;
-    Ok(())
+    Ok((status, answer))
 }
 
-fn cell(value: &Value) -> String {
+pub(crate) fn cell(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),

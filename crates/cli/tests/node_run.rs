@@ -1,5 +1,6 @@
-//! `offchain node run` and `offchain node proposals …`: the built binary runs a node, the
-//! CLI drives its approval API, and the JSON output has the issue's shapes.
+//! `offchain node run`, `offchain node proposals …`, `node jobs …` and `node runs …`: the
+//! built binary runs a node, the CLI drives its API, and the JSON output has the issue's
+//! shapes.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -63,8 +64,13 @@ fn proposals(api: &str, args: &[&str]) -> Run {
 }
 
 fn proposals_as(format: &str, api: &str, args: &[&str]) -> Run {
+    node_cli("proposals", format, api, args)
+}
+
+/// `offchain node COMMAND --api API --format FORMAT ARGS…`.
+fn node_cli(command: &str, format: &str, api: &str, args: &[&str]) -> Run {
     let output = Command::new(BIN)
-        .args(["node", "proposals", "--api", api, "--format", format])
+        .args(["node", command, "--api", api, "--format", format])
         .args(args)
         .env_remove("OFFCHAIN_NODE_API_TOKEN")
         .output()
@@ -117,6 +123,60 @@ async fn the_cli_lists_shows_and_decides_on_a_running_node() {
 
     proposals(&api, &["show", "7b8c4a43-5b1e-4d4a-9c2a-000000000000"]).fails(1, "404");
     store.close().await;
+}
+
+#[tokio::test]
+async fn the_cli_lists_jobs_runs_a_webhook_job_and_shows_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // An approved proposal in the store before the node starts: its job starts with it.
+    let spec = format!(
+        "type = \"webhook\"\nschemaVersion = 1\nname = \"echo\"\nexternalJobID = \"{ID}\"\n\
+         observationSource = \"\"\"\nparse [type=\"jsonparse\" path=\"n\" data=\"$(jobRun.requestBody)\"]\n\"\"\"\n"
+    );
+    let store = offchain_node::Store::open(&dir.path().join("data"))
+        .await
+        .unwrap();
+    store.receive(JD_KEY, ID, 1, &spec).await.unwrap();
+    store.approve(JD_KEY, ID, Some(1)).await.unwrap();
+    store.close().await;
+    let (_node, api) = node_run(dir.path());
+
+    assert_eq!(
+        node_cli("jobs", "json", &api, &["list"]).ok().json(),
+        json!([{"uuid": ID, "name": "echo", "type": "webhook", "version": 1, "state": "active"}])
+    );
+    let run = node_cli("jobs", "json", &api, &["run", ID, "--body", r#"{"n": 7}"#])
+        .ok()
+        .json();
+    assert_eq!(run["state"], "completed");
+    assert_eq!(run["errors"], json!([null]));
+    let id = run["id"].as_str().unwrap();
+    // A body that is not JSON fails the run: exit 1, the run still shown.
+    let failed = node_cli("jobs", "json", &api, &["run", ID, "--body", "nope"]);
+    assert_eq!(failed.code, Some(1), "{failed:#?}");
+    assert_eq!(failed.json()["state"], "errored");
+
+    let page = node_cli("runs", "json", &api, &[ID]).ok().json();
+    assert_eq!(page["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(page["runs"][1]["id"], id);
+    assert_eq!(page["next"], json!(null));
+    let one = node_cli("runs", "json", &api, &[ID, id]).ok().json();
+    assert_eq!(one["tasks"][0]["name"], "parse");
+    assert_eq!(one["outputs"], run["outputs"]);
+    let table = node_cli("runs", "table", &api, &[ID, id])
+        .ok()
+        .stdout
+        .clone();
+    assert!(table.contains("state    completed"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("parse ")), "{table}");
+
+    node_cli(
+        "jobs",
+        "json",
+        &api,
+        &["run", "7b8c4a43-5b1e-4d4a-9c2a-000000000000"],
+    )
+    .fails(1, "job does not exist");
 }
 
 /// Reads `stderr` line by line on a thread of its own; the lines arrive on the receiver.

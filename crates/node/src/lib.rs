@@ -13,15 +13,19 @@
 //! - [`store`]: the node's SQLite database in `data_dir` (WAL, `synchronous = FULL`).
 //! - [`proposals`]: the rules for the JDs' job proposals (receive, approve, reject, cancel,
 //!   revoke, delete) and the `list`/`show` views.
+//! - [`jobs`]: the approved specs as running jobs (webhook and cron) and their runs.
+//! - [`runs`]: the runs in the store, newest first, and the JD's `GetJobRuns` summaries.
 
 pub mod api;
 pub mod bridges;
 pub mod config;
+pub mod jobs;
 pub mod keystore;
 pub mod link;
 pub mod node;
 pub mod peer_id;
 pub mod proposals;
+pub mod runs;
 pub mod store;
 
 pub use config::NodeConfig;

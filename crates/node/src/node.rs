@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use offchain_wsrpc::keys::PublicKey;
 use offchain_wsrpc::tls::{Identity, TlsError};
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::NodeConfig;
 use crate::api::{self, ApiToken};
 use crate::bridges::{BridgeError, Registry};
+use crate::jobs::{JobError, Jobs};
 use crate::keystore::{Keystore, KeystoreError, NodePassword};
 use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
 use crate::peer_id::PeerId;
@@ -36,6 +38,9 @@ pub enum NodeError {
     /// The CSA key could not become a TLS identity.
     #[error("the CSA key cannot be used for TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The jobs could not be set up or started.
+    #[error(transparent)]
+    Jobs(#[from] JobError),
     /// `[api] listen` could not be bound.
     #[error("cannot listen on {address} ([api] listen): {source}")]
     Listen {
@@ -51,6 +56,7 @@ pub struct Node {
     p2p_peer_id: PeerId,
     store: Store,
     bridges: Registry,
+    jobs: Jobs,
     links: Vec<JdLink>,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: JoinHandle<()>,
@@ -84,6 +90,9 @@ impl Node {
                 .map_err(|_| NodeError::KeystoreTask)??;
         let store = Store::open(&config.data_dir).await?;
         let bridges = Registry::load(store.clone()).await?;
+        // Every approved job runs before the links can carry new decisions.
+        let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()))?;
+        jobs.start_all().await?;
         let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
 
         let pkcs8 = keystore
@@ -101,6 +110,7 @@ impl Node {
                 identity: Identity::from_pkcs8(pkcs8.as_ref())?,
                 policy: config.approval.policy,
                 store: store.clone(),
+                jobs: jobs.clone(),
                 facts: facts_rx.clone(),
                 timers: LinkTimers::default(),
             })?;
@@ -119,7 +129,13 @@ impl Node {
             source,
         })?;
         let (api_stop, stopped) = oneshot::channel();
-        let router = api::router(store.clone(), handles, bridges.clone(), api_token);
+        let router = api::router(
+            store.clone(),
+            handles,
+            bridges.clone(),
+            api_token,
+            jobs.clone(),
+        );
         let api_task = tokio::spawn(async move {
             let serving = axum::serve(
                 listener,
@@ -140,6 +156,7 @@ impl Node {
             p2p_peer_id: keystore.p2p_peer_id(),
             store,
             bridges,
+            jobs,
             links,
             api_stop: Some(api_stop),
             api_task,
@@ -172,6 +189,11 @@ impl Node {
         &self.bridges
     }
 
+    /// The running jobs.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
     /// The JD links, in configuration order.
     pub fn links(&self) -> &[JdLink] {
         &self.links
@@ -183,6 +205,7 @@ impl Node {
             let _ = stop.send(());
         }
         let _ = (&mut self.api_task).await;
+        self.jobs.stop_all();
         self.links.clear();
         self.store.close().await;
     }
@@ -191,5 +214,6 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.api_task.abort();
+        self.jobs.stop_all();
     }
 }

@@ -12,6 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use common::{Call, FakeJd, key};
 use offchain_node::api::{self, ApiToken};
+use offchain_node::jobs::{Jobs, no_bridges};
 use offchain_node::{Keystore, Node, NodeConfig, NodePassword};
 use offchain_wsrpc::keys::PublicKey;
 use serde_json::{Value, json};
@@ -246,7 +247,14 @@ async fn without_a_token_only_loopback_callers_are_served() {
     let bridges = offchain_node::bridges::Registry::load(store.clone())
         .await
         .unwrap();
-    let router = api::router(store.clone(), HashMap::new(), bridges.clone(), None);
+    let jobs = Jobs::new(store.clone(), no_bridges()).unwrap();
+    let router = api::router(
+        store.clone(),
+        HashMap::new(),
+        bridges.clone(),
+        None,
+        jobs.clone(),
+    );
     let call = |peer: &str| {
         let mut request = Request::get("/v2/proposals").body(Body::empty()).unwrap();
         let peer: SocketAddr = peer.parse().unwrap();
@@ -264,7 +272,7 @@ async fn without_a_token_only_loopback_callers_are_served() {
     );
 
     // With a token, a remote caller holding it is served.
-    let router = api::router(store, HashMap::new(), bridges, ApiToken::new("t"));
+    let router = api::router(store, HashMap::new(), bridges, ApiToken::new("t"), jobs);
     let mut request = Request::get("/v2/proposals")
         .header("authorization", "Bearer t")
         .body(Body::empty())

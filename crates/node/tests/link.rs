@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{Call, FakeJd, LIMIT, identity, key};
 use offchain_node::config::ApprovalPolicy;
+use offchain_node::jobs::{Jobs, no_bridges};
 use offchain_node::link::{
     JdLink, JdLinkSettings, LinkState, LinkTimers, NodeFacts, STORE_FAILURE,
 };
@@ -65,6 +66,7 @@ async fn start_node(jd: &FakeJd, jd_seed: u8, node_seed: u8, policy: ApprovalPol
         identity: identity(node_seed),
         policy,
         store: store.clone(),
+        jobs: Jobs::new(store.clone(), no_bridges()).unwrap(),
         facts: facts_rx,
         timers: LinkTimers {
             redial: RedialConfig {

@@ -4,6 +4,8 @@
 //! - `GET /v2/proposals/{uuid}`: `{"uuid","jd","state","versions":[{"version","state","spec"}]}`
 //! - `POST /v2/proposals/{uuid}/approve | reject | cancel`, body optionally `{"version": N}`
 //!   (approve and reject); they answer the proposal as `show` does.
+//! - The jobs and their runs (`jobs.rs`): `GET /v2/jobs`, `POST|GET /v2/jobs/{id}/runs`,
+//!   `GET /v2/jobs/{id}/runs/{runId}`.
 //!
 //! - `POST/GET /v2/bridge_types`, `GET/PATCH/DELETE /v2/bridge_types/{name}`: the bridges
 //!   (`bridges.rs`, `shared/spec/bridge.md` §5).
@@ -15,6 +17,7 @@
 mod auth;
 mod bridges;
 mod error;
+mod jobs;
 mod proposals;
 
 use std::collections::HashMap;
@@ -25,12 +28,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::bridges::Registry;
-
+use crate::jobs::Jobs;
 use crate::link::JdLinkHandle;
 use crate::store::Store;
 
 pub use auth::{API_TOKEN_ENV, ApiToken};
 pub use error::ApiError;
+pub use jobs::{JobsApiError, MAX_WEBHOOK_BODY_BYTES};
 
 /// The largest request body accepted (`{"version": N}`, a bridge: URL ≤ 2 KiB, token ≤ 1 KiB).
 pub const MAX_BODY_BYTES: usize = 8192;
@@ -41,6 +45,8 @@ struct ApiState {
     /// The JD links by the JD key as the store spells it (lowercase hex).
     links: HashMap<String, JdLinkHandle>,
     bridges: Registry,
+    /// The running jobs.
+    jobs: Jobs,
 }
 
 /// The API's routes over `store`, answering decisions on `links` (JD key hex → link).
@@ -51,11 +57,13 @@ pub fn router(
     links: HashMap<String, JdLinkHandle>,
     bridges: Registry,
     token: Option<ApiToken>,
+    jobs: Jobs,
 ) -> Router {
     let state = Arc::new(ApiState {
         store,
         links,
         bridges,
+        jobs,
     });
     Router::new()
         .route("/v2/proposals", get(proposals::list))
@@ -70,6 +78,15 @@ pub fn router(
                 .patch(bridges::update)
                 .delete(bridges::delete),
         )
+        .route("/v2/jobs", get(jobs::list))
+        .route(
+            "/v2/jobs/{id}/runs",
+            post(jobs::trigger)
+                .get(jobs::runs)
+                // Webhook bodies may be larger than the other routes' 8 KiB.
+                .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY_BYTES)),
+        )
+        .route("/v2/jobs/{id}/runs/{run}", get(jobs::run))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

@@ -119,6 +119,12 @@ pub(super) async fn cancel(
 ) -> ApiResult<ProposalDetail> {
     let jd = jd_of(&state, &id).await?;
     let cancelled = state.store.cancel(&jd, &id).await?;
+    // The job stops before the JD is told.
+    if let Ok(uuid) = Uuid::try_parse(&cancelled.uuid)
+        && let Err(error) = state.jobs.reconcile(&jd, uuid).await
+    {
+        tracing::error!(%id, %error, "the cancelled job could not be stopped");
+    }
     tell_jd(&state, &cancelled).await;
     detail(&state, &jd, &id).await
 }

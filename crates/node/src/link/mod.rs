@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::ApprovalPolicy;
+use crate::jobs::Jobs;
 use crate::proposals::{Approval, Untold};
 use crate::store::Store;
 
@@ -49,6 +50,8 @@ pub struct JdLinkSettings {
     pub policy: ApprovalPolicy,
     /// The proposal store.
     pub store: Store,
+    /// The running jobs, kept in step with the decisions this link carries.
+    pub jobs: Jobs,
     /// The facts reported with `UpdateNode`; a change is reported on the live link.
     pub facts: watch::Receiver<NodeFacts>,
     /// Dialing, redialing, the link's timers, `UpdateNode` retries: the spec's values by
@@ -98,6 +101,7 @@ struct Shared {
     jd_key: String,
     policy: ApprovalPolicy,
     store: Store,
+    jobs: Jobs,
 }
 
 /// A handle on one JD link: its state, and calls on it while it is up.
@@ -107,6 +111,7 @@ pub struct JdLinkHandle {
     state: watch::Receiver<LinkState>,
     live: Arc<Mutex<Option<Link>>>,
     call_timeout: Duration,
+    jobs: Jobs,
 }
 
 impl std::fmt::Debug for JdLinkHandle {
@@ -183,6 +188,8 @@ impl JdLinkHandle {
         approval: &Approval,
     ) -> Result<(), CallError> {
         let uuid = approval.uuid.to_string();
+        // The job runs before the JD is told, so it is runnable once the JD shows APPROVED.
+        self.sync_job(&approval.jd, approval.uuid).await;
         let Err(error) = self.approved_job(&uuid, approval.version).await else {
             tracing::info!(jd = %self.uri, %uuid, version = approval.version, "approval sent");
             return Ok(());
@@ -192,7 +199,15 @@ impl JdLinkHandle {
         if let Err(revert) = store.revert_approval(approval).await {
             tracing::error!(jd = %self.uri, %uuid, error = %revert, "undoing the approval failed");
         }
+        self.sync_job(&approval.jd, approval.uuid).await;
         Err(error)
+    }
+
+    /// Brings proposal `uuid`'s running job in step with the store; a failure is logged.
+    pub async fn sync_job(&self, jd: &str, uuid: uuid::Uuid) {
+        if let Err(error) = self.jobs.reconcile(jd, uuid).await {
+            tracing::error!(jd = %self.uri, %uuid, %error, "the job could not be updated");
+        }
     }
 }
 
@@ -222,6 +237,7 @@ impl JdLink {
             state,
             live: Arc::new(Mutex::new(None)),
             call_timeout: settings.timers.call_timeout,
+            jobs: settings.jobs.clone(),
         };
         let shared = Arc::new(Shared {
             node_name: settings.node_name,
@@ -229,6 +245,7 @@ impl JdLink {
             jd_key: settings.jd_key.to_hex(),
             policy: settings.policy,
             store: settings.store,
+            jobs: settings.jobs,
         });
         let service: Arc<dyn Service> =
             Arc::new(service::node_service(shared.clone(), handle.clone()));

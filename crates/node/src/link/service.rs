@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use offchain_proto::cfm;
 use offchain_wsrpc::rpc::Router;
+use uuid::Uuid;
 
 use super::{JdLinkHandle, Shared};
 use crate::proposals::ProposalError;
@@ -27,7 +28,8 @@ fn answer(method: &str, jd: &str, error: ProposalError) -> String {
 pub(super) fn node_service(shared: Arc<Shared>, handle: JdLinkHandle) -> Router {
     let propose = shared.clone();
     let revoke = shared.clone();
-    let delete = shared;
+    let delete = shared.clone();
+    let runs = shared;
     Router::new()
         .method("ProposeJob", move |request: cfm::ProposeJobRequest| {
             let shared = propose.clone();
@@ -72,6 +74,7 @@ pub(super) fn node_service(shared: Arc<Shared>, handle: JdLinkHandle) -> Router 
                     .await
                     .map_err(|error| answer("RevokeJob", &shared.uri, error))?;
                 tracing::info!(jd = %shared.uri, id = %request.id, ?outcome, "proposal revoked");
+                sync_job(&shared, &request.id).await;
                 Ok(cfm::RevokeJobResponse { id: request.id })
             }
         })
@@ -89,11 +92,36 @@ pub(super) fn node_service(shared: Arc<Shared>, handle: JdLinkHandle) -> Router 
                 } else {
                     tracing::info!(jd = %shared.uri, id = %request.id, "proposal deleted");
                 }
+                // A deleted proposal's job stops.
+                sync_job(&shared, &request.id).await;
                 Ok(cfm::DeleteJobResponse { id: request.id })
             }
         })
-        // Runs come with the job runner; until then there are none.
-        .method("GetJobRuns", |_request: cfm::GetJobRunsRequest| async {
-            Ok(cfm::GetJobRunsResponse { runs: Vec::new() })
+        .method("GetJobRuns", move |request: cfm::GetJobRunsRequest| {
+            let shared = runs.clone();
+            async move {
+                let job = Uuid::try_parse(&request.id)
+                    .map_err(|_| ProposalError::InvalidId.to_string())?
+                    .to_string();
+                let runs = shared
+                    .store
+                    .run_summaries(&job, request.limit)
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(jd = %shared.uri, %error, "reading the runs failed");
+                        STORE_FAILURE.to_owned()
+                    })?;
+                Ok(cfm::GetJobRunsResponse { runs })
+            }
         })
+}
+
+/// Brings proposal `id`'s job in step with the store after the JD's decision.
+async fn sync_job(shared: &Shared, id: &str) {
+    let Ok(uuid) = Uuid::try_parse(id) else {
+        return;
+    };
+    if let Err(error) = shared.jobs.reconcile(&shared.jd_key, uuid).await {
+        tracing::error!(jd = %shared.uri, %uuid, %error, "the job could not be updated");
+    }
 }

@@ -43,6 +43,9 @@ pub struct Answers {
     pub update_node_config_errors: AtomicUsize,
     /// `ApprovedJob` answers an error string.
     pub refuse_approvals: AtomicBool,
+    /// `ApprovedJob` waits for `release_approvals` before answering.
+    pub hold_approvals: AtomicBool,
+    pub release_approvals: tokio::sync::Notify,
 }
 
 fn take_one(counter: &AtomicUsize) -> bool {
@@ -149,7 +152,11 @@ fn feeds_manager(answers: Arc<Answers>, calls: mpsc::UnboundedSender<Call>) -> R
         .method("ApprovedJob", move |request: cfm::ApprovedJobRequest| {
             let _ = approved.send(Call::ApprovedJob(request.uuid, request.version));
             let refuse = approvals.refuse_approvals.load(Ordering::SeqCst);
+            let answers = approvals.clone();
             async move {
+                if answers.hold_approvals.load(Ordering::SeqCst) {
+                    answers.release_approvals.notified().await;
+                }
                 if refuse {
                     return Err("unknown proposal".to_owned());
                 }

@@ -24,6 +24,44 @@ pub enum Schedule {
     Every(Duration),
 }
 
+impl Schedule {
+    /// The first tick strictly after `now`; `None` when there is none (a zone or expression
+    /// that stopped parsing, or no matching time ahead). `@every D` ticks at `now + D`
+    /// rounded down to a whole second (its ticks are aligned to whole seconds, §7.2).
+    pub fn next_after(&self, now: std::time::SystemTime) -> Option<std::time::SystemTime> {
+        use chrono::{DateTime, Utc};
+        match self {
+            Schedule::Every(period) => {
+                let since = now.duration_since(std::time::UNIX_EPOCH).ok()?;
+                let next = Duration::from_secs((since + *period).as_secs());
+                Some(std::time::UNIX_EPOCH + next.max(since + Duration::from_millis(1)))
+            }
+            Schedule::Cron { zone, expression } => {
+                let cron = CronParser::builder()
+                    .seconds(Seconds::Required)
+                    .year(Year::Disallowed)
+                    .build()
+                    .parse(expression)
+                    .ok()?;
+                let now: DateTime<Utc> = now.into();
+                let next: DateTime<Utc> = if zone == "Local" {
+                    let local = now.with_timezone(&chrono::Local);
+                    cron.find_next_occurrence(&local, false)
+                        .ok()?
+                        .with_timezone(&Utc)
+                } else {
+                    let tz = chrono_tz::Tz::from_str(zone).ok()?;
+                    let local = now.with_timezone(&tz);
+                    cron.find_next_occurrence(&local, false)
+                        .ok()?
+                        .with_timezone(&Utc)
+                };
+                Some(next.into())
+            }
+        }
+    }
+}
+
 /// An error at a byte offset of the schedule text.
 pub(crate) struct ScheduleError {
     pub offset: usize,
@@ -161,6 +199,20 @@ mod tests {
             Ok(s) => panic!("{text} accepted as {s:?}"),
             Err(e) => (e.offset, e.message),
         }
+    }
+
+    #[test]
+    fn next_ticks() {
+        use std::time::UNIX_EPOCH;
+        let at = |secs: u64, millis: u64| UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
+        let every = ok("@every 2s");
+        assert_eq!(every.next_after(at(100, 300)), Some(at(102, 0)));
+        let cron = ok("CRON_TZ=UTC 0 */5 * * * *");
+        // 1970-01-01 00:01:40 → 00:05:00.
+        assert_eq!(cron.next_after(at(100, 0)), Some(at(300, 0)));
+        let berlin = ok("CRON_TZ=Europe/Berlin 0 0 1 * * *");
+        // 01:00 in Berlin (UTC+1 in January) is 00:00 UTC.
+        assert_eq!(berlin.next_after(at(100, 0)), Some(at(86_400, 0)));
     }
 
     #[test]
