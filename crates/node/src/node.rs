@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::NodeConfig;
 use crate::api::{self, ApiToken};
 use crate::bridges::{BridgeError, Registry};
-use crate::jobs::{JobError, Jobs};
+use crate::jobs::{JobError, Jobs, SWEEP_EVERY};
 use crate::keystore::{Keystore, KeystoreError, NodePassword};
 use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
 use crate::peer_id::PeerId;
@@ -60,6 +60,8 @@ pub struct Node {
     links: Vec<JdLink>,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: JoinHandle<()>,
+    /// Fails suspended runs past their deadline, every [`SWEEP_EVERY`].
+    sweep_task: JoinHandle<()>,
     // Kept so the links' facts channel stays open for the node's lifetime.
     _facts: watch::Sender<NodeFacts>,
 }
@@ -91,8 +93,35 @@ impl Node {
         let store = Store::open(&config.data_dir).await?;
         let bridges = Registry::load(store.clone()).await?;
         // Every approved job runs before the links can carry new decisions.
-        let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()))?;
+        // Bound before the jobs start: async bridge tasks' `responseURL` needs the port.
+        let listener = tokio::net::TcpListener::bind(config.api.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                address: config.api.listen,
+                source,
+            })?;
+        let api_address = listener.local_addr().map_err(|source| NodeError::Listen {
+            address: config.api.listen,
+            source,
+        })?;
+        let public_url = config
+            .api
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{api_address}"));
+        let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()), public_url)?;
         jobs.start_all().await?;
+        let sweeping = jobs.clone();
+        let sweep_task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(error) = sweeping.sweep().await {
+                    tracing::error!(%error, "failing timed-out suspended runs");
+                }
+            }
+        });
         let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
 
         let pkcs8 = keystore
@@ -118,16 +147,6 @@ impl Node {
             links.push(link);
         }
 
-        let listener = tokio::net::TcpListener::bind(config.api.listen)
-            .await
-            .map_err(|source| NodeError::Listen {
-                address: config.api.listen,
-                source,
-            })?;
-        let api_address = listener.local_addr().map_err(|source| NodeError::Listen {
-            address: config.api.listen,
-            source,
-        })?;
         let (api_stop, stopped) = oneshot::channel();
         let router = api::router(
             store.clone(),
@@ -160,6 +179,7 @@ impl Node {
             links,
             api_stop: Some(api_stop),
             api_task,
+            sweep_task,
             _facts: facts_tx,
         })
     }
@@ -205,6 +225,7 @@ impl Node {
             let _ = stop.send(());
         }
         let _ = (&mut self.api_task).await;
+        self.sweep_task.abort();
         self.jobs.stop_all();
         self.links.clear();
         self.store.close().await;
@@ -214,6 +235,7 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.api_task.abort();
+        self.sweep_task.abort();
         self.jobs.stop_all();
     }
 }
