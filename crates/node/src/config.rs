@@ -116,7 +116,9 @@ fn public_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
     let valid = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() <= MAX_PUBLIC_URL_BYTES
         && !url.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
-        && url.split_once("://").is_some_and(|(_, rest)| !rest.is_empty());
+        && url
+            .split_once("://")
+            .is_some_and(|(_, rest)| !rest.is_empty());
     if !valid {
         return Err(serde::de::Error::custom(
             "expected an http:// or https:// URL without query or fragment",

@@ -105,12 +105,11 @@ impl Store {
 
     /// Run `run_id` as a classic PATCH sees it.
     pub async fn waiting_run(&self, run_id: &str) -> Result<RunLookup, RunsError> {
-        let state: Option<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT state, resume_state IS NOT NULL FROM job_runs WHERE id = $1",
-        )
-        .bind(run_id)
-        .fetch_optional(self.pool())
-        .await?;
+        let state: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT state, resume_state IS NOT NULL FROM job_runs WHERE id = $1")
+                .bind(run_id)
+                .fetch_optional(self.pool())
+                .await?;
         match state {
             None => return Ok(RunLookup::Unknown),
             Some((state, Some(1))) if state == "suspended" => {}
@@ -157,10 +156,11 @@ impl Store {
         if removed == 0 {
             return Ok(None);
         }
+        // The removal above took the write lock: nobody changes the run between this read
+        // and the claim. (RETURNING would give the cleared column, hence the read.)
         let row: Option<(String, String, i64)> = sqlx::query_as(
-            "UPDATE job_runs SET resume_state = NULL \
-             WHERE id = $1 AND state = 'suspended' AND resume_state IS NOT NULL \
-             RETURNING job, resume_state, created_at",
+            "SELECT job, resume_state, created_at FROM job_runs \
+             WHERE id = $1 AND state = 'suspended' AND resume_state IS NOT NULL",
         )
         .bind(run_id)
         .fetch_optional(&mut *tx)
@@ -169,6 +169,10 @@ impl Store {
             // Dropping the transaction rolls the suspension's removal back.
             return Ok(None);
         };
+        sqlx::query("UPDATE job_runs SET resume_state = NULL WHERE id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
         let state: RunState = serde_json::from_str(&state)?;
         tx.commit().await?;
         Ok(Some(Claimed {
