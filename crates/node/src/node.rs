@@ -108,7 +108,7 @@ impl Node {
             .api
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{api_address}"));
+            .unwrap_or_else(|| default_public_url(api_address));
         let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()), public_url)?;
         jobs.start_all().await?;
         let sweeping = jobs.clone();
@@ -237,5 +237,32 @@ impl Drop for Node {
         self.api_task.abort();
         self.sweep_task.abort();
         self.jobs.stop_all();
+    }
+}
+
+/// `http://<listen address>`; a wildcard listen address (`0.0.0.0`, `::`) is no address to
+/// call, so adapters get loopback with the bound port instead.
+fn default_public_url(listen: SocketAddr) -> String {
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{address}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_public_url_is_the_bound_address_with_wildcards_as_loopback() {
+        let url = |a: &str| default_public_url(a.parse().unwrap());
+        assert_eq!(url("127.0.0.1:6688"), "http://127.0.0.1:6688");
+        assert_eq!(url("0.0.0.0:7000"), "http://127.0.0.1:7000");
+        assert_eq!(url("[::]:7000"), "http://[::1]:7000");
+        assert_eq!(url("10.1.2.3:80"), "http://10.1.2.3:80");
     }
 }

@@ -393,3 +393,29 @@ async fn the_sweep_fails_a_run_past_its_task_timeout() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn of_two_racing_patches_exactly_one_resumes() {
+    let mut running = start("").await;
+    let (run, url) = running.suspend().await;
+    let incoming = running.incoming.clone();
+    let (a, b) = tokio::join!(
+        running.patch(
+            &url,
+            Some(&incoming),
+            r#"{"value": {"data": {"result": 1}}}"#
+        ),
+        running.patch(
+            &url,
+            Some(&incoming),
+            r#"{"value": {"data": {"result": 2}}}"#
+        ),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::NOT_FOUND]);
+    let run = running.run(run["id"].as_str().unwrap()).await;
+    assert_eq!(run["state"], "completed");
+    let expected = if a.0 == StatusCode::OK { "100" } else { "200" };
+    assert_eq!(run["outputs"], json!([expected]));
+}
