@@ -160,11 +160,11 @@ pub(super) async fn resume_run(
     let resumption =
         parse_classic_callback(&body).map_err(|e| ResumeApiError::Malformed(e.to_string()))?;
     let run_id = waiting.run_id.clone();
-    if let Some(answer) = answer_of(resumption) {
-        if !resume(&state, waiting, answer).await? {
-            // Another PATCH resumed it meanwhile.
-            return Err(ResumeApiError::NotWaiting);
-        }
+    // Another PATCH may have resumed it meanwhile.
+    if let Some(answer) = answer_of(resumption)
+        && !resume(&state, waiting, answer).await?
+    {
+        return Err(ResumeApiError::NotWaiting);
     }
     Ok(Json(serde_json::json!({ "id": run_id })))
 }
