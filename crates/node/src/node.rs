@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::NodeConfig;
 use crate::api::{self, ApiToken};
 use crate::bridges::{BridgeError, Registry};
-use crate::jobs::{JobError, Jobs, SWEEP_EVERY};
+use crate::jobs::{INTERRUPTED, JobError, Jobs, SWEEP_EVERY};
 use crate::keystore::{Keystore, KeystoreError, NodePassword};
 use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
 use crate::peer_id::PeerId;
@@ -62,6 +62,7 @@ pub struct Node {
     api_task: JoinHandle<()>,
     /// Fails suspended runs past their deadline, every [`SWEEP_EVERY`].
     sweep_task: JoinHandle<()>,
+    sweep_stop: Option<oneshot::Sender<()>>,
     // Kept so the links' facts channel stays open for the node's lifetime.
     _facts: watch::Sender<NodeFacts>,
 }
@@ -110,13 +111,29 @@ impl Node {
             .clone()
             .unwrap_or_else(|| default_public_url(api_address));
         let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()), public_url)?;
+        let interrupted = store
+            .fail_interrupted_resumes(INTERRUPTED)
+            .await
+            .map_err(JobError::from)?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "runs whose resumption the last stop interrupted failed"
+            );
+        }
         jobs.start_all().await?;
+        let (sweep_stop, mut stopping) = oneshot::channel::<()>();
         let sweeping = jobs.clone();
         let sweep_task = tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                every.tick().await;
+                // Stopping is only checked between sweeps: a sweep cut off between its
+                // claim and its write would leave a run claimed.
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = &mut stopping => break,
+                }
                 if let Err(error) = sweeping.sweep().await {
                     tracing::error!(%error, "failing timed-out suspended runs");
                 }
@@ -180,6 +197,7 @@ impl Node {
             api_stop: Some(api_stop),
             api_task,
             sweep_task,
+            sweep_stop: Some(sweep_stop),
             _facts: facts_tx,
         })
     }
@@ -225,7 +243,10 @@ impl Node {
             let _ = stop.send(());
         }
         let _ = (&mut self.api_task).await;
-        self.sweep_task.abort();
+        if let Some(stop) = self.sweep_stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.sweep_task).await;
         self.jobs.stop_all();
         self.links.clear();
         self.store.close().await;

@@ -219,6 +219,19 @@ async fn a_value_resumes_the_run_through_jsonparse_and_multiply_once() {
         running.patch(&url, Some(TOKEN), value).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // The incoming token of another bridge is not the one of the bridge the task called.
+    let (status, other) = running
+        .call(
+            running.http.post(running.url("/v2/bridge_types")),
+            Some(json!({"name": "other", "url": "http://127.0.0.1:9/"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let other = other["incomingToken"].as_str().unwrap();
+    assert_eq!(
+        running.patch(&url, Some(other), value).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let incoming = running.incoming.clone();
     for bad in [
         "{not json",

@@ -18,7 +18,7 @@
 mod cron;
 mod resume;
 
-pub use resume::{SWEEP_EVERY, TIMED_OUT};
+pub use resume::{INTERRUPTED, SWEEP_EVERY, TIMED_OUT};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -21,6 +21,9 @@ use crate::store::now_micros;
 /// The error a task gets when its answer did not come in time.
 pub const TIMED_OUT: &str = "timed out waiting for the async bridge's answer";
 
+/// The error of a run whose resumption the node's stop interrupted.
+pub const INTERRUPTED: &str = "the node stopped while resuming this run";
+
 /// How often the sweep looks for suspended tasks past their deadline.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -28,7 +31,11 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub(super) struct Minting<'a> {
     bridges: &'a dyn BridgeLookup,
     base: &'a str,
-    minted: Mutex<Vec<(String, Uuid)>>,
+    /// (task, uuid, bridge called) per async call.
+    minted: Mutex<Vec<(String, Uuid, String)>>,
+    /// The bridge name last looked up: a bridge task looks its bridge up and asks for the
+    /// `responseURL` in one synchronous step, so this is the bridge of the next mint.
+    looked_up: Mutex<String>,
 }
 
 impl<'a> Minting<'a> {
@@ -37,6 +44,7 @@ impl<'a> Minting<'a> {
             bridges,
             base,
             minted: Mutex::new(Vec::new()),
+            looked_up: Mutex::new(String::new()),
         }
     }
 
@@ -58,12 +66,8 @@ impl<'a> Minting<'a> {
             .iter()
             .filter(|t| t.suspended)
             .filter_map(|t| {
-                let (_, uuid) = minted.iter().rev().find(|(name, _)| *name == t.name)?;
+                let (_, uuid, bridge) = minted.iter().rev().find(|(name, _, _)| *name == t.name)?;
                 let task = spec.pipeline.task(&t.name).map(|(_, task)| task);
-                let bridge = task
-                    .and_then(|task| task.attrs.iter().find(|a| a.key == "name"))
-                    .map(|a| a.value.to_ascii_lowercase())
-                    .unwrap_or_default();
                 let timeout = task.and_then(|task| task.common.timeout);
                 let deadline = [timeout, spec.max_task_duration]
                     .into_iter()
@@ -76,7 +80,7 @@ impl<'a> Minting<'a> {
                 Some(Suspension {
                     task_uuid: *uuid,
                     task: t.name.clone(),
-                    bridge,
+                    bridge: bridge.clone(),
                     deadline,
                 })
             })
@@ -86,15 +90,24 @@ impl<'a> Minting<'a> {
 
 impl BridgeLookup for Minting<'_> {
     fn bridge(&self, name: &str) -> Option<Bridge> {
+        *self
+            .looked_up
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = name.to_ascii_lowercase();
         self.bridges.bridge(name)
     }
 
     fn response_url(&self, _run_id: &str, task: &str) -> Option<String> {
         let uuid = Uuid::new_v4();
+        let bridge = self
+            .looked_up
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         self.minted
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((task.to_owned(), uuid));
+            .push((task.to_owned(), uuid, bridge));
         Some(resume_url(self.base, uuid))
     }
 }

@@ -241,4 +241,126 @@ impl Store {
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
+
+    /// At start: a run claimed for resumption but never written back (the node stopped in
+    /// between) can no longer resume; it ends errored with `message`, so it neither stays
+    /// suspended forever nor blocks its waiting tasks' uuids.
+    pub async fn fail_interrupted_resumes(&self, message: &str) -> Result<u64, RunsError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, outputs, all_errors FROM job_runs \
+             WHERE state = 'suspended' AND resume_state IS NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut tx = self.pool().begin().await?;
+        for (id, outputs, all_errors) in &rows {
+            let width = serde_json::from_str::<Vec<serde_json::Value>>(outputs)?.len();
+            let mut all: Vec<String> = serde_json::from_str(all_errors)?;
+            all.push(message.to_owned());
+            sqlx::query("DELETE FROM run_suspensions WHERE run_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE job_runs SET state = 'errored', errors = $2, all_errors = $3, \
+                 finished_at = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(serde_json::to_string(&vec![Some(message); width.max(1)])?)
+            .bind(serde_json::to_string(&all)?)
+            .bind(crate::store::now_micros())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use offchain_pipeline::run::{JobVars, RunInput, Trigger};
+
+    use super::super::Finished;
+    use super::*;
+
+    fn input() -> RunInput {
+        RunInput {
+            run_id: "r".into(),
+            job: JobVars {
+                database_id: 0,
+                external_job_id: Uuid::nil(),
+                name: "j".into(),
+                evm_chain_id: None,
+            },
+            trigger: Trigger::Cron,
+        }
+    }
+
+    async fn suspended(store: &Store, task_uuid: Uuid) {
+        let input = input();
+        let result = RunResult {
+            state: RunStatus::Suspended,
+            outputs: vec![None],
+            errors: vec![None],
+            all_errors: Vec::new(),
+            tasks: Vec::new(),
+            resume: Some(RunState {
+                input: input.clone(),
+                tasks: Vec::new(),
+            }),
+        };
+        let suspension = Suspension {
+            task_uuid,
+            task: "fetch".into(),
+            bridge: "slow".into(),
+            deadline: 1_000,
+        };
+        store
+            .insert_run(&Finished {
+                id: "r",
+                job: "job",
+                input: &input,
+                result: &result,
+                created_at: 1,
+                finished_at: 2,
+                suspensions: &[suspension],
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_task_is_claimed_once_and_an_interrupted_claim_fails_the_run_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let task = Uuid::new_v4();
+        suspended(&store, task).await;
+        let waiting = store.waiting_task(task).await.unwrap().unwrap();
+        assert_eq!(waiting.run_id, "r");
+        assert_eq!(waiting.suspension.bridge, "slow");
+        assert_eq!(store.expired_runs(999).await.unwrap(), Vec::<String>::new());
+        assert_eq!(store.expired_runs(1_000).await.unwrap(), ["r"]);
+        assert!(matches!(
+            store.waiting_run("r").await.unwrap(),
+            RunLookup::Waiting(_)
+        ));
+        assert_eq!(store.waiting_run("x").await.unwrap(), RunLookup::Unknown);
+
+        let claimed = store.claim_run("r", Some(task)).await.unwrap().unwrap();
+        assert_eq!((claimed.job.as_str(), claimed.created_at), ("job", 1));
+        assert!(store.claim_run("r", Some(task)).await.unwrap().is_none());
+        assert!(store.claim_run("r", None).await.unwrap().is_none());
+        assert!(store.waiting_task(task).await.unwrap().is_none());
+        assert_eq!(store.waiting_run("r").await.unwrap(), RunLookup::NotWaiting);
+        assert!(store.expired_runs(i64::MAX).await.unwrap().is_empty());
+
+        // The node stopped before writing the resumed run back.
+        assert_eq!(store.fail_interrupted_resumes("stopped").await.unwrap(), 1);
+        let run = store.run("job", "r").await.unwrap().unwrap();
+        assert_eq!(run.state, "errored");
+        assert_eq!(run.errors, [Some("stopped".to_owned())]);
+        assert!(run.finished_at.is_some());
+        assert_eq!(store.fail_interrupted_resumes("stopped").await.unwrap(), 0);
+    }
 }
