@@ -15,6 +15,8 @@
 //!
 //! [api]
 //! listen = "127.0.0.1:6688"         # the default
+//! public_url = "https://node.example.com"  # optional: the base of async bridges'
+//!                                   # responseURL; default http://<listen address>
 //!
 //! [approval]
 //! policy = "manual"                 # or "auto"; the default is manual
@@ -89,14 +91,40 @@ pub struct ApiConfig {
     /// Address the HTTP API listens on.
     #[serde(default = "default_api_listen")]
     pub listen: SocketAddr,
+    /// The API's base URL as adapters reach it: async bridge tasks send
+    /// `<public_url>/v2/resume/<uuid>` as `responseURL`. `None`: `http://<listen address>`
+    /// (with the bound port when `listen` asks for port 0).
+    #[serde(default, deserialize_with = "public_url")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen: default_api_listen(),
+            public_url: None,
         }
     }
+}
+
+/// The longest `public_url` (a `responseURL` must stay well inside a bridge request).
+const MAX_PUBLIC_URL_BYTES: usize = 1024;
+
+/// An `http(s)://` URL without whitespace; a trailing `/` is dropped.
+fn public_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= MAX_PUBLIC_URL_BYTES
+        && !url.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+        && url
+            .split_once("://")
+            .is_some_and(|(_, rest)| !rest.is_empty());
+    if !valid {
+        return Err(serde::de::Error::custom(
+            "expected an http:// or https:// URL without query or fragment",
+        ));
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
 fn default_api_listen() -> SocketAddr {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::NodeConfig;
 use crate::api::{self, ApiToken};
 use crate::bridges::{BridgeError, Registry};
-use crate::jobs::{JobError, Jobs};
+use crate::jobs::{INTERRUPTED, JobError, Jobs, SWEEP_EVERY};
 use crate::keystore::{Keystore, KeystoreError, NodePassword};
 use crate::link::{JdLink, JdLinkSettings, LinkTimers, NodeFacts};
 use crate::peer_id::PeerId;
@@ -60,6 +60,9 @@ pub struct Node {
     links: Vec<JdLink>,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: JoinHandle<()>,
+    /// Fails suspended runs past their deadline, every [`SWEEP_EVERY`].
+    sweep_task: JoinHandle<()>,
+    sweep_stop: Option<oneshot::Sender<()>>,
     // Kept so the links' facts channel stays open for the node's lifetime.
     _facts: watch::Sender<NodeFacts>,
 }
@@ -91,8 +94,51 @@ impl Node {
         let store = Store::open(&config.data_dir).await?;
         let bridges = Registry::load(store.clone()).await?;
         // Every approved job runs before the links can carry new decisions.
-        let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()))?;
+        // Bound before the jobs start: async bridge tasks' `responseURL` needs the port.
+        let listener = tokio::net::TcpListener::bind(config.api.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                address: config.api.listen,
+                source,
+            })?;
+        let api_address = listener.local_addr().map_err(|source| NodeError::Listen {
+            address: config.api.listen,
+            source,
+        })?;
+        let public_url = config
+            .api
+            .public_url
+            .clone()
+            .unwrap_or_else(|| default_public_url(api_address));
+        let jobs = Jobs::new(store.clone(), Arc::new(bridges.clone()), public_url)?;
+        let interrupted = store
+            .fail_interrupted_resumes(INTERRUPTED)
+            .await
+            .map_err(JobError::from)?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "runs whose resumption the last stop interrupted failed"
+            );
+        }
         jobs.start_all().await?;
+        let (sweep_stop, mut stopping) = oneshot::channel::<()>();
+        let sweeping = jobs.clone();
+        let sweep_task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                // Stopping is only checked between sweeps: a sweep cut off between its
+                // claim and its write would leave a run claimed.
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = &mut stopping => break,
+                }
+                if let Err(error) = sweeping.sweep().await {
+                    tracing::error!(%error, "failing timed-out suspended runs");
+                }
+            }
+        });
         let (facts_tx, facts_rx) = watch::channel(NodeFacts::new(config, &keystore));
 
         let pkcs8 = keystore
@@ -118,16 +164,6 @@ impl Node {
             links.push(link);
         }
 
-        let listener = tokio::net::TcpListener::bind(config.api.listen)
-            .await
-            .map_err(|source| NodeError::Listen {
-                address: config.api.listen,
-                source,
-            })?;
-        let api_address = listener.local_addr().map_err(|source| NodeError::Listen {
-            address: config.api.listen,
-            source,
-        })?;
         let (api_stop, stopped) = oneshot::channel();
         let router = api::router(
             store.clone(),
@@ -160,6 +196,8 @@ impl Node {
             links,
             api_stop: Some(api_stop),
             api_task,
+            sweep_task,
+            sweep_stop: Some(sweep_stop),
             _facts: facts_tx,
         })
     }
@@ -205,6 +243,10 @@ impl Node {
             let _ = stop.send(());
         }
         let _ = (&mut self.api_task).await;
+        if let Some(stop) = self.sweep_stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.sweep_task).await;
         self.jobs.stop_all();
         self.links.clear();
         self.store.close().await;
@@ -214,6 +256,34 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.api_task.abort();
+        self.sweep_task.abort();
         self.jobs.stop_all();
+    }
+}
+
+/// `http://<listen address>`; a wildcard listen address (`0.0.0.0`, `::`) is no address to
+/// call, so adapters get loopback with the bound port instead.
+fn default_public_url(listen: SocketAddr) -> String {
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{address}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_public_url_is_the_bound_address_with_wildcards_as_loopback() {
+        let url = |a: &str| default_public_url(a.parse().unwrap());
+        assert_eq!(url("127.0.0.1:6688"), "http://127.0.0.1:6688");
+        assert_eq!(url("0.0.0.0:7000"), "http://127.0.0.1:7000");
+        assert_eq!(url("[::]:7000"), "http://[::1]:7000");
+        assert_eq!(url("10.1.2.3:80"), "http://10.1.2.3:80");
     }
 }

@@ -247,7 +247,7 @@ async fn without_a_token_only_loopback_callers_are_served() {
     let bridges = offchain_node::bridges::Registry::load(store.clone())
         .await
         .unwrap();
-    let jobs = Jobs::new(store.clone(), no_bridges()).unwrap();
+    let jobs = Jobs::new(store.clone(), no_bridges(), "http://127.0.0.1:1".to_owned()).unwrap();
     let router = api::router(
         store.clone(),
         HashMap::new(),

@@ -66,7 +66,7 @@ async fn start_node(jd: &FakeJd, jd_seed: u8, node_seed: u8, policy: ApprovalPol
         identity: identity(node_seed),
         policy,
         store: store.clone(),
-        jobs: Jobs::new(store.clone(), no_bridges()).unwrap(),
+        jobs: Jobs::new(store.clone(), no_bridges(), "http://127.0.0.1:1".to_owned()).unwrap(),
         facts: facts_rx,
         timers: LinkTimers {
             redial: RedialConfig {

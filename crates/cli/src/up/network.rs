@@ -307,7 +307,10 @@ fn node_config(
                 .try_into()
                 .map_err(|error: &str| anyhow!("the JD's CSA key: {error}"))?,
         }],
-        api: ApiConfig { listen },
+        api: ApiConfig {
+            listen,
+            public_url: None,
+        },
         approval: ApprovalConfig {
             policy: ApprovalPolicy::Auto,
         },

@@ -10,6 +10,10 @@
 //! - `POST/GET /v2/bridge_types`, `GET/PATCH/DELETE /v2/bridge_types/{name}`: the bridges
 //!   (`bridges.rs`, `shared/spec/bridge.md` §5).
 //!
+//! - `PATCH /v2/resume/{task run uuid}` and the classic `PATCH /v2/runs/{run id}`: an
+//!   async adapter's answer (`resume.rs`, bridge.md §4), authenticated with the bridge's
+//!   incoming token instead of the API token.
+//!
 //! Authentication (`auth.rs`): a bearer token when one was given at start
 //! (`OFFCHAIN_NODE_API_TOKEN`), compared in constant time with only its SHA-256 kept;
 //! without a token only loopback callers are served. Errors are `{"error": "..."}`.
@@ -19,13 +23,14 @@ mod bridges;
 mod error;
 mod jobs;
 mod proposals;
+mod resume;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
 use crate::bridges::Registry;
 use crate::jobs::Jobs;
@@ -35,6 +40,7 @@ use crate::store::Store;
 pub use auth::{API_TOKEN_ENV, ApiToken};
 pub use error::ApiError;
 pub use jobs::{JobsApiError, MAX_WEBHOOK_BODY_BYTES};
+pub use resume::{MAX_RESUME_REQUEST_BYTES, ResumeApiError};
 
 /// The largest request body accepted (`{"version": N}`, a bridge: URL ≤ 2 KiB, token ≤ 1 KiB).
 pub const MAX_BODY_BYTES: usize = 8192;
@@ -65,6 +71,12 @@ pub fn router(
         bridges,
         jobs,
     });
+    // Adapters answer with their bridge's incoming token, never the API token.
+    let resume_routes = Router::new()
+        .route("/v2/resume/{id}", patch(resume::resume_task))
+        .route("/v2/runs/{id}", patch(resume::resume_run))
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(MAX_RESUME_REQUEST_BYTES));
     Router::new()
         .route("/v2/proposals", get(proposals::list))
         .route("/v2/proposals/{uuid}", get(proposals::show))
@@ -93,4 +105,5 @@ pub fn router(
             Arc::new(token),
             auth::authorize,
         ))
+        .merge(resume_routes)
 }

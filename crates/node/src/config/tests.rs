@@ -171,3 +171,27 @@ fn positions_count_lines_and_characters() {
     assert_eq!(line_and_column("ab\ncdé f", 3), (2, 1));
     assert_eq!(line_and_column("ab\ncdé f", 8), (2, 5));
 }
+
+#[test]
+fn public_url_is_an_http_url_without_its_trailing_slash() {
+    assert_eq!(NodeConfig::parse(&minimal()).unwrap().api.public_url, None);
+    let config = NodeConfig::parse(&format!(
+        "{}\n[api]\npublic_url = \"https://node.example.com/\"\n",
+        minimal()
+    ))
+    .unwrap();
+    assert_eq!(
+        config.api.public_url.as_deref(),
+        Some("https://node.example.com")
+    );
+    for bad in [
+        "ftp://x",
+        "http://",
+        "node.example.com",
+        "http://a b",
+        "http://x/?q=1",
+    ] {
+        let error = error_of(&format!("{}\n[api]\npublic_url = \"{bad}\"\n", minimal()));
+        assert!(error.contains("api.public_url"), "{bad}: {error}");
+    }
+}

@@ -11,16 +11,22 @@
 //! each tick a new run even while an earlier one is still going. Every run is written to
 //! the store when it ends ([`crate::runs`]). Runs execute in their own task: a webhook
 //! caller that disconnects does not cancel its run.
+//!
+//! An async bridge task suspends its run; `resume.rs` continues it when the adapter's PATCH
+//! comes, or fails it once the task's deadline passed ([`Jobs::sweep`]).
 
 mod cron;
+mod resume;
+
+pub use resume::{INTERRUPTED, SWEEP_EVERY, TIMED_OUT};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use offchain_pipeline::run::http_client::{ClientBuildError, ReqwestClient};
 use offchain_pipeline::run::{
-    Bridge, BridgeLookup, Env, JobVars, MemoryCache, RunConfig, RunInput, Runner, TokioClock,
-    Trigger,
+    Bridge, BridgeLookup, Env, JobVars, MemoryCache, RunConfig, RunInput, RunStatus, Runner,
+    TokioClock, Trigger,
 };
 use offchain_pipeline::tasks::StdRandom;
 use offchain_pipeline::{JobSpec, JobType};
@@ -110,6 +116,8 @@ struct Inner {
     bridges: Bridges,
     cache: MemoryCache,
     config: RunConfig,
+    /// The node API's base URL, for async bridge tasks' `responseURL`.
+    public_url: String,
     active: Mutex<HashMap<Uuid, Active>>,
     /// Held across a reconcile's read and its change, so two decisions on one proposal
     /// (an approval racing a cancel) cannot apply a stale read after a newer one.
@@ -129,8 +137,9 @@ impl std::fmt::Debug for Jobs {
 }
 
 impl Jobs {
-    /// No jobs yet, over `store`, with the bridges `bridges`.
-    pub fn new(store: Store, bridges: Bridges) -> Result<Jobs, JobError> {
+    /// No jobs yet, over `store`, with the bridges `bridges`; async adapters answer at
+    /// `public_url` (`[api] public_url`).
+    pub fn new(store: Store, bridges: Bridges, public_url: String) -> Result<Jobs, JobError> {
         Ok(Jobs {
             inner: Arc::new(Inner {
                 store,
@@ -138,6 +147,7 @@ impl Jobs {
                 bridges,
                 cache: MemoryCache::new(),
                 config: RunConfig::default(),
+                public_url,
                 active: Mutex::new(HashMap::new()),
                 reconciling: tokio::sync::Mutex::new(()),
             }),
@@ -276,9 +286,10 @@ impl Jobs {
             job: JobVars::from_spec(&job.spec),
             trigger,
         };
+        let minting = resume::Minting::new(inner.bridges.as_ref(), &inner.public_url);
         let env = Env {
             http: &inner.http,
-            bridges: inner.bridges.as_ref(),
+            bridges: &minting,
             cache: &inner.cache,
             clock: &TokioClock,
             random: &StdRandom,
@@ -287,6 +298,11 @@ impl Jobs {
         let created_at = now_micros();
         let result = Runner::for_job(&job.spec).run(input.clone(), &env).await;
         let job_id = job.uuid.to_string();
+        let suspensions = if result.state == RunStatus::Suspended {
+            minting.suspensions(&job.spec, &result, inner.config.run_timeout, created_at)
+        } else {
+            Vec::new()
+        };
         let run = inner
             .store
             .insert_run(&Finished {
@@ -296,6 +312,7 @@ impl Jobs {
                 result: &result,
                 created_at,
                 finished_at: now_micros(),
+                suspensions: &suspensions,
             })
             .await?;
         tracing::debug!(job = %job.uuid, run = %id, state = %run.state, "run ended");

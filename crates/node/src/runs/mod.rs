@@ -1,6 +1,7 @@
 //! The runs of the node's jobs in the node's SQLite (`job_runs`, migration 0004): written
 //! once when a run ends, read newest first with an opaque cursor, one by id, and summarized
-//! for the JD's `GetJobRuns`.
+//! for the JD's `GetJobRuns`. A suspended run's async tasks and its resumption live in
+//! `resume.rs`.
 //!
 //! A run as the API shows it: `{"id","state","outputs","errors","created_at","finished_at",
 //! "tasks":[{"name","type","output","error","duration_ms"}]}`; outputs and task outputs are
@@ -14,6 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::store::{Store, StoreError};
+
+mod resume;
+
+pub use resume::{Claimed, RunLookup, Suspension, Waiting};
 
 /// The most runs one page (or one `GetJobRuns`) holds.
 pub const MAX_PAGE: u32 = 1000;
@@ -97,6 +102,8 @@ pub struct Finished<'a> {
     /// Microseconds since the Unix epoch.
     pub created_at: i64,
     pub finished_at: i64,
+    /// A suspended run's waiting async tasks (empty otherwise).
+    pub suspensions: &'a [Suspension],
 }
 
 /// The spelling of a run state in the store and the API.
@@ -119,6 +126,42 @@ fn timestamp(micros: i64) -> prost_types::Timestamp {
         seconds: micros.div_euclid(1_000_000),
         // In 0..1e9 by construction.
         nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
+    }
+}
+
+/// The JSON columns of a run result.
+struct Columns {
+    outputs: Vec<Option<Box<RawValue>>>,
+    tasks: Vec<TaskJson>,
+    resume: Option<String>,
+}
+
+impl Columns {
+    fn of(result: &RunResult) -> Result<Columns, RunsError> {
+        let outputs = result
+            .outputs
+            .iter()
+            .map(|o| {
+                o.as_ref()
+                    .map(|v| RawValue::from_string(to_json(v)))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        let tasks = result
+            .tasks
+            .iter()
+            .map(TaskJson::from_task)
+            .collect::<Result<_, _>>()?;
+        let resume = result
+            .resume
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        Ok(Columns {
+            outputs,
+            tasks,
+            resume,
+        })
     }
 }
 
@@ -161,31 +204,13 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), RunsError> {
 }
 
 impl Store {
-    /// Stores a run that ended and answers it as the API shows it.
+    /// Stores a run that ended (or suspended) and answers it as the API shows it.
     pub async fn insert_run(&self, run: &Finished<'_>) -> Result<Run, RunsError> {
-        let outputs: Vec<Option<Box<RawValue>>> = run
-            .result
-            .outputs
-            .iter()
-            .map(|o| {
-                o.as_ref()
-                    .map(|v| RawValue::from_string(to_json(v)))
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?;
-        let tasks: Vec<TaskJson> = run
-            .result
-            .tasks
-            .iter()
-            .map(TaskJson::from_task)
-            .collect::<Result<_, _>>()?;
-        let resume = run
-            .result
-            .resume
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()?;
+        let columns = Columns::of(run.result)?;
         let state = state_name(run.result.state);
+        // A suspended run has not finished.
+        let finished_at = (run.result.state != RunStatus::Suspended).then_some(run.finished_at);
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO job_runs (id, job, state, inputs, outputs, errors, all_errors, tasks, \
              resume_state, created_at, finished_at) \
@@ -195,25 +220,25 @@ impl Store {
         .bind(run.job)
         .bind(state)
         .bind(serde_json::to_string(run.input)?)
-        .bind(serde_json::to_string(&outputs)?)
+        .bind(serde_json::to_string(&columns.outputs)?)
         .bind(serde_json::to_string(&run.result.errors)?)
         .bind(serde_json::to_string(&run.result.all_errors)?)
-        .bind(serde_json::to_string(&tasks)?)
-        .bind(resume)
+        .bind(serde_json::to_string(&columns.tasks)?)
+        .bind(&columns.resume)
         .bind(run.created_at)
-        // A suspended run has not finished.
-        .bind((run.result.state != RunStatus::Suspended).then_some(run.finished_at))
-        .execute(self.pool())
+        .bind(finished_at)
+        .execute(&mut *tx)
         .await?;
+        resume::insert_suspensions(&mut tx, run.id, run.suspensions).await?;
+        tx.commit().await?;
         Ok(Run {
             id: run.id.to_owned(),
             state: state.to_owned(),
-            outputs,
+            outputs: columns.outputs,
             errors: run.result.errors.clone(),
             created_at: rfc3339(run.created_at),
-            finished_at: (run.result.state != RunStatus::Suspended)
-                .then(|| rfc3339(run.finished_at)),
-            tasks,
+            finished_at: finished_at.map(rfc3339),
+            tasks: columns.tasks,
         })
     }
 
@@ -340,6 +365,7 @@ mod tests {
             result: &result(state),
             created_at,
             finished_at: created_at + 5,
+            suspensions: &[],
         };
         store.insert_run(&finished).await.unwrap();
     }
