@@ -30,7 +30,9 @@ const SELECTOR: &str = "env=local";
 
 /// Runs the demo; the network is stopped whether a step fails or not.
 pub async fn run(args: DemoArgs) -> Result<()> {
-    let temporary = tempfile::Builder::new().prefix("offchain-demo-").tempdir()?;
+    let temporary = tempfile::Builder::new()
+        .prefix("offchain-demo-")
+        .tempdir()?;
     let options = network::Options {
         nodes: args.nodes,
         data_dir: temporary.path().to_owned(),
@@ -87,7 +89,14 @@ async fn steps(network: &Network) -> Result<()> {
     let http = reqwest::Client::new();
     let mut table = View::new(
         "runs",
-        vec!["NODE", "RUN", "STATE", "OUTPUT", "EXPECTED", "JD GetJobRuns"],
+        vec![
+            "NODE",
+            "RUN",
+            "STATE",
+            "OUTPUT",
+            "EXPECTED",
+            "JD GetJobRuns",
+        ],
     );
     let mut failures = Vec::new();
     for node in &network.nodes {
@@ -283,4 +292,31 @@ async fn adapter_price(url: &str) -> Result<f64> {
     answer["result"]
         .as_f64()
         .ok_or_else(|| anyhow!("the adapter answered no price: {answer}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_prices_print_without_float_noise() {
+        assert_eq!(decimal(3012.55 * 100.0), "301255");
+        assert_eq!(decimal(12.5), "12.5");
+        assert_eq!(decimal(0.0), "0");
+    }
+
+    #[test]
+    fn the_single_output_is_the_text_of_the_one_final_value() {
+        let run = |outputs| Triggered {
+            id: "r".into(),
+            state: "completed".into(),
+            outputs,
+        };
+        assert_eq!(
+            run(vec![json!("301255")]).single_output().as_deref(),
+            Some("301255")
+        );
+        assert_eq!(run(vec![json!(null)]).single_output(), None);
+        assert_eq!(run(vec![json!(7)]).single_output().as_deref(), Some("7"));
+    }
 }
