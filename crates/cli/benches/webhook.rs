@@ -65,7 +65,8 @@ async fn fire(
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients {
-        let (http, url, token, next) = (http.clone(), url.to_owned(), token.to_owned(), next.clone());
+        let (http, url, token, next) =
+            (http.clone(), url.to_owned(), token.to_owned(), next.clone());
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < count {
@@ -149,7 +150,10 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let url = format!("{}/v2/jobs/{EXAMPLE_ID}/runs", node["api"].as_str().unwrap());
+    let url = format!(
+        "{}/v2/jobs/{EXAMPLE_ID}/runs",
+        node["api"].as_str().unwrap()
+    );
     let token = node["api_token"].as_str().unwrap();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
