@@ -47,6 +47,21 @@ pub enum Command {
                           a built-in mock answers every price as 3012.55\n  \
         RUST_LOG          log filter (default: warn)")]
     Up(UpArgs),
+    /// The whole flow once on a throw-away `up` network: propose the example job to every
+    /// node by label, wait for the approvals, trigger a webhook run on each node, print
+    /// each step and a node → run table, stop. Exit 0 when every run gives price × 100.
+    #[command(after_help = "Environment:\n  \
+        API_URL, API_KEY  the coin-market adapter's real data provider (both set); otherwise\n  \
+                          a built-in mock answers every price as 3012.55")]
+    Demo(DemoArgs),
+}
+
+/// Options of `offchain demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many nodes (`node-1` … `node-N`).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=200))]
+    pub nodes: u16,
 }
 
 /// Options of `offchain up`.

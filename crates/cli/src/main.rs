@@ -9,7 +9,8 @@
 //! - `offchain node keys` creates a node's keys (if absent) and prints what to register at
 //!   the JD.
 //! - `offchain up` runs the whole network in one process: a JD, N nodes linked to it and
-//!   the coin-market adapter, until SIGINT/SIGTERM.
+//!   the coin-market adapter, until SIGINT/SIGTERM; `offchain demo` starts the same
+//!   network, proposes the example job, runs it on every node, prints each step and stops.
 //! - `offchain job validate` checks job spec files with the node's own parser, offline;
 //!   `offchain job run` runs a spec's pipeline once against real adapters and URLs.
 //!
@@ -108,6 +109,7 @@ async fn run(cli: Cli) -> Result<()> {
         }) => return node_jobs::runs(api, job, run, limit, cursor).await,
         Command::Job(command) => return job::run(command).await,
         Command::Up(args) => return up::run(args).await,
+        Command::Demo(args) => return up::demo::run(args).await,
     };
     match command {
         JdCommand::Serve(args) => serve::run(args).await,

@@ -2,6 +2,9 @@
 //! state file has the contract's exact shape, the JD (through the `offchain` client) sees
 //! every node connected with its labels, node APIs need their tokens, the adapter answers,
 //! SIGTERM stops everything with exit 0, and a persistent data directory keeps keys and ids.
+//! End to end: a webhook job with a bridge task proposed by label through the client is
+//! approved on every node and each node's run gives the adapter's price × 100; `offchain
+//! demo` does the same flow (and reads each run back through the JD's `GetJobRuns`), exit 0.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -10,7 +13,10 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use offchain::helpers;
+use offchain::proto::job::{GetProposalRequest, ProposalStatus};
 use offchain::proto::node::ListNodesRequest;
+use offchain::selector::parse_selectors;
 use offchain::{Provider, RemoteConfig, RemoteProvider};
 use serde_json::{Value, json};
 
@@ -313,5 +319,150 @@ async fn a_restart_on_the_same_data_dir_keeps_keys_ids_and_tokens() {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{secret}");
         }
+    }
+}
+
+/// A webhook job with a bridge task, as an operator would write one (not `up`'s example).
+const E2E_JOB_ID: &str = "2f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f";
+const E2E_JOB: &str = r#"type = "webhook"
+schemaVersion = 1
+name = "e2e-eth-usd"
+externalJobID = "2f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f"
+observationSource = """
+    fetch [type=bridge name="coin-market" requestData=<{"data": {"coin": "ETH", "market": "USD"}}>]
+    parse [type=jsonparse path="data,result"]
+    scale [type=multiply times=100]
+    fetch -> parse -> scale
+"""
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_proposed_by_label_is_approved_and_runs_on_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let mut up = Up::start(&["--ephemeral", "--nodes", "3"], &state_file);
+    let state = up.state(&state_file).await;
+    let nodes = state["nodes"].as_array().unwrap();
+    let client = RemoteProvider::new(RemoteConfig::new(state["jd"]["grpc"].as_str().unwrap()))
+        .unwrap()
+        .initialize()
+        .await
+        .unwrap();
+
+    // Proposed to every node by label, through the client library.
+    let selectors = parse_selectors("env=local").unwrap();
+    let outcomes = helpers::propose_to_matching(client.as_ref(), E2E_JOB, &[], selectors)
+        .await
+        .unwrap();
+    let mut proposed: Vec<&str> = outcomes.iter().map(|o| o.node_id.as_str()).collect();
+    proposed.sort_unstable();
+    let mut expected: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    expected.sort_unstable();
+    assert_eq!(proposed, expected);
+
+    // Every proposal becomes APPROVED (policy auto).
+    for outcome in &outcomes {
+        let id = outcome.result.as_ref().unwrap().id.clone();
+        let started = Instant::now();
+        loop {
+            let proposal = client
+                .get_proposal(GetProposalRequest { id: id.clone() })
+                .await
+                .unwrap()
+                .proposal
+                .unwrap();
+            match proposal.status() {
+                ProposalStatus::Approved => break,
+                ProposalStatus::Proposed | ProposalStatus::Pending => {}
+                other => panic!("{}: {other:?}", outcome.node_id),
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "{} not approved after 60 s",
+                outcome.node_id
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    // The adapter's price, asked directly; each node's run must give it × 100.
+    let http = reqwest::Client::new();
+    let adapter: Value = http
+        .post(state["adapters"][0]["url"].as_str().unwrap())
+        .json(&json!({"data": {"coin": "ETH", "market": "USD"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let price = adapter["result"].as_f64().unwrap();
+    for node in nodes {
+        let runs = format!(
+            "{}/v2/jobs/{E2E_JOB_ID}/runs",
+            node["api"].as_str().unwrap()
+        );
+        let token = node["api_token"].as_str().unwrap();
+        let answer = http.post(&runs).bearer_auth(token).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{runs}");
+        let run: Value = answer.json().await.unwrap();
+        assert_eq!(run["state"], "completed", "{run}");
+        let output: f64 = run["outputs"][0].as_str().unwrap().parse().unwrap();
+        assert!(
+            (output - price * 100.0).abs() < 1e-6,
+            "{}: {output} is not {price} × 100",
+            node["name"]
+        );
+        // The node keeps the run: its runs API lists it.
+        let listed: Value = http
+            .get(&runs)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["runs"][0]["id"], run["id"], "{listed}");
+        assert_eq!(listed["runs"][0]["outputs"], run["outputs"], "{listed}");
+    }
+    assert_eq!(up.terminate().await.0.code(), Some(0));
+}
+
+#[test]
+fn demo_runs_the_whole_flow_prints_every_step_and_exits_0() {
+    let demo = Command::new(BIN)
+        .args(["demo", "--nodes", "3"])
+        .env_remove("API_URL")
+        .env_remove("API_KEY")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    assert!(
+        demo.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    for step in [
+        "1. network",
+        "2. proposed",
+        "3. approved on 3/3",
+        "4. ",
+        "5. ",
+        "6. network stopped",
+    ] {
+        assert!(stdout.contains(step), "no step {step:?}:\n{stdout}");
+    }
+    // One row per node: the run completed with the mock price × 100, and the JD read the
+    // same run back over the node's link (GetJobRuns).
+    for node in ["node-1", "node-2", "node-3"] {
+        let row = stdout
+            .lines()
+            .find(|line| line.starts_with(node))
+            .unwrap_or_else(|| panic!("no row for {node}:\n{stdout}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[2..5], ["completed", "301255", "301255"], "{row}");
+        assert_eq!(cells[5..], ["run", "1", "completed"], "{row}");
     }
 }

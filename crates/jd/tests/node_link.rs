@@ -271,3 +271,46 @@ async fn a_silent_old_link_is_replaced_when_the_node_reconnects() {
         assert_eq!(jd.jd.links().connected_count(), 1);
     }
 }
+
+#[tokio::test]
+async fn job_runs_asks_the_nodes_link_and_passes_its_answer_or_refusal() {
+    use offchain_jd::link::JobRunsError;
+    use offchain_wsrpc::rpc::{CallError, Router};
+    for (url, schema) in backends().await {
+        let jd = Jd::start(url, schema).await;
+        let node = jd.register(1).await;
+        assert_eq!(
+            jd.jd.job_runs(&node.id, JOB_UUID, 5).await,
+            Err(JobRunsError::NotConnected(node.id.clone()))
+        );
+
+        let service =
+            Router::new().method("GetJobRuns", |request: cfm::GetJobRunsRequest| async move {
+                if request.id != JOB_UUID {
+                    return Err(format!("no job {}", request.id));
+                }
+                let run = |run_id| cfm::JobRunSummary {
+                    run_id,
+                    state: "completed".into(),
+                    ..Default::default()
+                };
+                Ok(cfm::GetJobRunsResponse {
+                    runs: (1..=i64::from(request.limit)).rev().map(run).collect(),
+                })
+            });
+        let _link = jd.dial_with(1, service).await.expect("links up");
+        jd.wait_connected(&node.id, true).await;
+
+        let runs = jd.jd.job_runs(&node.id, JOB_UUID, 2).await.unwrap();
+        let ids: Vec<i64> = runs.iter().map(|run| run.run_id).collect();
+        assert_eq!(ids, [2, 1]);
+        assert_eq!(runs[0].state, "completed");
+        assert_eq!(
+            jd.jd.job_runs(&node.id, "other", 2).await,
+            Err(JobRunsError::Call {
+                node_id: node.id.clone(),
+                source: CallError::Remote("no job other".into()),
+            })
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //!   connected, and stops them again;
 //! - [`adapter`]: the adapter and its mock provider on 127.0.0.1;
 //! - [`report`]: the printed table and commands, the `--state-file` JSON;
+//! - [`demo`]: `offchain demo`, the same network driven through the whole flow once;
 //! - [`files`]: the secrets kept in the data directory (0600) and atomic writes.
 //!
 //! Kept in `--data-dir` across restarts: the JD's database and CSA secret, each node's
@@ -14,6 +15,7 @@
 //! a temporary directory removed on exit, and the JD's database in memory.
 
 mod adapter;
+pub mod demo;
 mod files;
 mod network;
 mod report;

@@ -14,12 +14,14 @@
 //! - `delivery` pushes proposals to linked nodes (on propose and when a link comes up)
 //!   and forwards revoke/delete.
 //!
-//! `GetJobRuns` is not here yet.
+//! - `runs` asks a linked node for a job's runs ([`JobDistributor::job_runs`], the node's
+//!   `GetJobRuns`).
 
 pub(crate) mod delivery;
 mod feeds_manager;
 pub mod health;
 mod listener;
+mod runs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,7 @@ use offchain_wsrpc::keys::{AllowedKeys, PublicKey};
 use offchain_wsrpc::rpc::Link;
 
 pub use listener::{LinkError, NodeListener, listen};
+pub use runs::JobRunsError;
 
 #[cfg(doc)]
 use crate::JobDistributor;
