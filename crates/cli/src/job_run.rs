@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use anyhow::Result;
-use offchain_node::runs::{TaskJson, state_name};
+use offchain_node::runs::{RunJson, TaskJson, state_name};
 use offchain_pipeline::run::http_client::ReqwestClient;
 use offchain_pipeline::run::{
     Bridge, Env, JobVars, MemoryCache, RunConfig, RunInput, RunResult, RunStatus, Runner,
@@ -241,20 +241,7 @@ struct JsonRun<'a> {
 
 /// The rendered outputs (§3.3) go in as they are, so no digit is lost to a float.
 fn json(result: &RunResult) -> Result<String> {
-    let outputs = result
-        .outputs
-        .iter()
-        .map(|o| {
-            o.as_ref()
-                .map(|v| RawValue::from_string(to_json(v)))
-                .transpose()
-        })
-        .collect::<Result<_, _>>()?;
-    let tasks = result
-        .tasks
-        .iter()
-        .map(TaskJson::from_task)
-        .collect::<Result<_, _>>()?;
+    let RunJson { outputs, tasks } = RunJson::of(result)?;
     let run = JsonRun {
         state: state_name(result.state),
         outputs,

@@ -6,13 +6,13 @@
 //! command line, where `ps` and shell history would show it: `--outgoing-token-env VAR` or
 //! `--outgoing-token-file FILE`. An error answer becomes one line and exit 1.
 
-use anyhow::{Context, Result, bail};
-use offchain_node::api::API_TOKEN_ENV;
+use anyhow::{Context, Result};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::UsageError;
 use crate::args::{Format, NodeApiArgs, NodeBridgeCreateArgs, NodeBridgesCommand};
+use crate::node_proposals;
 use crate::output::{View, note, write_stdout};
 
 /// Runs one `offchain node bridges` command against the node's API.
@@ -97,27 +97,8 @@ fn outgoing_token(args: &NodeBridgeCreateArgs) -> Result<Option<String>> {
 
 /// One API call; the answer's JSON, or its `error` as the failure.
 async fn call(api: &str, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-    let base = api.trim_end_matches('/');
-    let mut request = reqwest::Client::new().request(method, format!("{base}{path}"));
-    if let Some(token) = std::env::var(API_TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the node API at {base}"))?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .await
-        .with_context(|| format!("the node API answered {status} without JSON"))?;
-    if !status.is_success() {
-        let message = answer["error"].as_str().unwrap_or("no error message");
-        bail!("the node answered {status}: {message}");
-    }
+    let body = body.map(|body| body.to_string());
+    let (_, answer) = node_proposals::call(api.trim_end_matches('/'), method, path, body).await?;
     Ok(answer)
 }
 

@@ -129,15 +129,16 @@ fn timestamp(micros: i64) -> prost_types::Timestamp {
     }
 }
 
-/// The JSON columns of a run result.
-struct Columns {
-    outputs: Vec<Option<Box<RawValue>>>,
-    tasks: Vec<TaskJson>,
-    resume: Option<String>,
+/// A run's outputs and tasks as JSON: what the runs API shows and `offchain job run`
+/// prints. Outputs are the stored JSON text (§3.3), so no digit is lost to a float.
+pub struct RunJson {
+    pub outputs: Vec<Option<Box<RawValue>>>,
+    pub tasks: Vec<TaskJson>,
 }
 
-impl Columns {
-    fn of(result: &RunResult) -> Result<Columns, RunsError> {
+impl RunJson {
+    /// The JSON of `result`'s final outputs and of each task.
+    pub fn of(result: &RunResult) -> Result<RunJson, serde_json::Error> {
         let outputs = result
             .outputs
             .iter()
@@ -152,6 +153,20 @@ impl Columns {
             .iter()
             .map(TaskJson::from_task)
             .collect::<Result<_, _>>()?;
+        Ok(RunJson { outputs, tasks })
+    }
+}
+
+/// The JSON columns of a run result.
+struct Columns {
+    outputs: Vec<Option<Box<RawValue>>>,
+    tasks: Vec<TaskJson>,
+    resume: Option<String>,
+}
+
+impl Columns {
+    fn of(result: &RunResult) -> Result<Columns, RunsError> {
+        let RunJson { outputs, tasks } = RunJson::of(result)?;
         let resume = result
             .resume
             .as_ref()
