@@ -264,6 +264,7 @@ impl NodeDirectory {
 mod tests {
     use super::*;
     use crate::selector::matches_all;
+    use proptest::strategy::Strategy;
 
     const KEYS: [&str; 5] = ["env", "region", "flag", "dup", "missing"];
     const VALUES: [Option<&str>; 6] = [
@@ -374,6 +375,39 @@ mod tests {
             150,
             "no selector: every node"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 500,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x0d1e_c702),
+            ..Default::default()
+        })]
+
+        /// Selectors arrive as protobuf: any key, operator number and value text. The
+        /// index never panics and answers as the scan does (issue 11, item 4).
+        #[test]
+        fn index_agrees_with_the_scan_for_any_selectors(
+            raw in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![proptest::sample::select(KEYS.to_vec()).prop_map(str::to_owned), ".{0,4}"],
+                    -2i32..8,
+                    proptest::option::of(proptest::prop_oneof![
+                        proptest::sample::select(VALUES.to_vec()).prop_map(|v| v.unwrap_or("").to_owned()),
+                        "[a-z, ]{0,10}",
+                    ]),
+                ),
+                0..3,
+            )
+        ) {
+            let selectors: Vec<Selector> = raw
+                .into_iter()
+                .map(|(key, op, value)| Selector { key, op, value })
+                .collect();
+            let snapshot = snapshot();
+            proptest::prop_assert_eq!(by_index(&snapshot, &selectors), by_scan(&snapshot, &selectors));
+        }
     }
 
     /// A rebuild of many nodes with many labels must leave the async runtime free: on a
