@@ -131,6 +131,18 @@ pub trait Cache: Send + Sync + 'static {
     /// ([`crate::refresh`]) keep the cache warm. Best effort: a failed write is logged, never
     /// returned (the old entry then simply expires).
     async fn put(&self, key: String, value: Arc<Resolved>);
+
+    /// Claims the background refresh of `key` for `hold`: `true` when this instance is to
+    /// refresh it now. A cache only this instance reads always grants it; a shared one
+    /// ([`RedisCache`](crate::redis_cache::RedisCache)) grants it to one instance per
+    /// `hold`, so instances sharing the cache do not all call upstream for the same key.
+    async fn claim_refresh(&self, _key: &str, _hold: Duration) -> bool {
+        true
+    }
+
+    /// Gives up a claim from [`Cache::claim_refresh`] after a failed refresh, so the next
+    /// try (by any instance) need not wait out `hold`.
+    async fn release_refresh(&self, _key: &str) {}
 }
 
 /// In-process cache bounded in items, with a time to live, coalescing concurrent misses.

@@ -281,7 +281,7 @@ pub mod testing;
 pub mod upstream;
 
 pub use batch::{BatchAnswer, BatchHttpEndpoint};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, EaMode};
 pub use endpoint::{Context, Endpoint, Http, HttpEndpoint, Output, Params};
 pub use error::AdapterError;
 pub use protocol::{AdapterRequest, AdapterResponse};
