@@ -14,6 +14,10 @@
 //!   PX {hold}`, so one instance per window calls upstream for it. A failed refresh
 //!   deletes the lock if it still holds this instance's token; a Redis failure while
 //!   taking it skips that refresh (its write would most likely fail too).
+//! - `EA_MODE=reader` instances record each requested parameter set in the sorted set
+//!   `{adapter name}:interest:{endpoint}` (score: when last requested, in unix ms);
+//!   `EA_MODE=writer` instances read it to keep those parameter sets warm
+//!   ([`crate::server`]).
 //! - Redis must answer at start-up ([`RedisCache::connect`] fails otherwise). Later Redis
 //!   failures are logged as warnings and the request goes upstream: the cache never takes
 //!   the adapter down. The connection reconnects by itself.
@@ -120,6 +124,10 @@ impl RedisCache {
         })
     }
 
+    fn interest_key(&self, canonical: &str) -> String {
+        format!("{}:interest:{canonical}", self.namespace)
+    }
+
     fn lock_key(&self, key: &str) -> String {
         format!("{}:refresh-lock:{key}", self.namespace)
     }
@@ -167,6 +175,60 @@ impl Cache for RedisCache {
             Err(_) => {
                 tracing::warn!(%lock, "refresh lock timed out; this refresh is skipped");
                 false
+            }
+        }
+    }
+
+    async fn note_interest(&self, canonical: &str, params: &str) {
+        let set = self.interest_key(canonical);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(&set)
+            .arg(crate::endpoint::unix_ms())
+            .arg(params)
+            .ignore()
+            // A set no reader touches any more goes away by itself.
+            .cmd("PEXPIRE")
+            .arg(&set)
+            .arg(
+                u64::try_from(self.max_age.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .saturating_mul(2)
+                    .max(1),
+            )
+            .ignore();
+        let mut connection = self.connection.clone();
+        let noted = tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut connection));
+        if !matches!(noted.await, Ok(Ok(()))) {
+            tracing::warn!(%set, "could not record a reader's parameters for the writers");
+        }
+    }
+
+    async fn interests(&self, canonical: &str, since_unix_ms: u64, limit: usize) -> Vec<String> {
+        let set = self.interest_key(canonical);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&set)
+            .arg("-inf")
+            .arg(format!("({since_unix_ms}"))
+            .ignore()
+            .cmd("ZRANGEBYSCORE")
+            .arg(&set)
+            .arg(since_unix_ms)
+            .arg("+inf")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+        let mut connection = self.connection.clone();
+        let read = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            pipe.query_async::<(Vec<String>,)>(&mut connection),
+        );
+        match read.await {
+            Ok(Ok((members,))) => members,
+            _ => {
+                tracing::warn!(%set, "could not read the readers' parameters");
+                Vec::new()
             }
         }
     }

@@ -176,3 +176,37 @@ fn reader_and_writer_refuse_a_local_cache() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_writer_warms_what_readers_are_asked_for() {
+    if !common::redis_answers().await {
+        return;
+    }
+    let upstream = provider().await;
+    let name = unique_name("writer");
+    // The writer reads the readers' parameters every 0.5 s (a tenth of the max age).
+    let vars = [("CACHE_MAX_AGE", "5000")];
+    let writer = instance(&name, &upstream, &[vars[0], ("EA_MODE", "writer")]).await;
+    let readers = [
+        instance(&name, &upstream, &[vars[0], ("EA_MODE", "reader")]).await,
+        instance(&name, &upstream, &[vars[0], ("EA_MODE", "reader")]).await,
+    ];
+    assert_eq!(readers[0].request(eth()).await.status, 504, "not warm yet");
+
+    // The writer picks ETH up from the reader's record and stores it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let answer = loop {
+        let answer = readers[1].request(eth()).await;
+        if answer.status == 200 || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["result"], 1);
+    // Later ticks find the entry cached: still one provider call, made by the writer.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(readers[0].request(eth()).await.body["result"], 1);
+    assert_eq!(upstream.hits(), 1);
+    drop(writer);
+}

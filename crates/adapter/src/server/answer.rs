@@ -49,7 +49,10 @@ impl Shared {
     }
 
     /// Routes, checks and resolves `request` through the cache.
-    async fn resolve(&self, request: &AdapterRequest) -> Result<Arc<Resolved>, AdapterError> {
+    pub(super) async fn resolve(
+        &self,
+        request: &AdapterRequest,
+    ) -> Result<Arc<Resolved>, AdapterError> {
         check_param_lengths(&request.data, self.max_param_length)?;
         let route = self.route_for(request)?;
         tracing::Span::current().record("endpoint", route.canonical.as_str());
@@ -106,6 +109,12 @@ impl Shared {
     ) -> Result<Arc<Resolved>, AdapterError> {
         let params = route.endpoint.normalize(&request.data)?;
         let key = cache_key(&route.canonical, &params);
+        // Hit or miss, the writers are told, so they keep these parameters warm; spawned
+        // so the answer does not wait for that write.
+        let cache = self.cache.clone();
+        let canonical = route.canonical.clone();
+        let noted = params.to_string();
+        tokio::spawn(async move { cache.note_interest(&canonical, &noted).await });
         let miss: Fetch = Box::pin(async {
             Err(AdapterError::Timeout(
                 "no answer for these parameters in the shared cache yet (EA_MODE=reader: a writer fills it); retry shortly".to_owned(),

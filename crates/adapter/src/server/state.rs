@@ -182,6 +182,18 @@ impl Shared {
         }
     }
 
+    /// The canonical name of every endpoint.
+    pub(super) fn canonical_routes(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .routes
+            .values()
+            .map(|route| route.canonical.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The caller's `x-request-id` when it is usable, else the next number in hex.
     pub(super) fn request_id(&self, given: Option<HeaderValue>) -> HeaderValue {
         given
