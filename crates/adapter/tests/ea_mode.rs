@@ -7,14 +7,19 @@
 //! prefixes every key it touches, so tests run in parallel against one Redis.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
 use offchain_adapter::testing::{MockUpstream, TestAdapter, test_config};
-use offchain_adapter::{Adapter, Config, ConfigError};
+use offchain_adapter::{
+    Adapter, AdapterError, Config, ConfigError, Output, StreamEndpoint, StreamSettings,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 mod common;
 use common::Price;
@@ -209,4 +214,157 @@ async fn a_writer_warms_what_readers_are_asked_for() {
     assert_eq!(readers[0].request(eth()).await.body["result"], 1);
     assert_eq!(upstream.hits(), 1);
     drop(writer);
+}
+
+#[derive(Deserialize, Serialize)]
+struct Pair {
+    coin: String,
+}
+
+/// Subscribes with `{"op":"subscribe","coin":…}`; the provider pushes `{"coin","price"}`.
+struct Ticker;
+
+impl StreamEndpoint for Ticker {
+    type Params = Pair;
+
+    fn validate(&self, _: &Pair) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    fn subscribe(&self, p: &Pair) -> String {
+        json!({"op": "subscribe", "coin": p.coin}).to_string()
+    }
+
+    fn unsubscribe(&self, p: &Pair) -> String {
+        json!({"op": "unsubscribe", "coin": p.coin}).to_string()
+    }
+
+    fn handle(&self, message: &str) -> Vec<(Pair, Output)> {
+        let Ok(value) = serde_json::from_str::<Value>(message) else {
+            return Vec::new();
+        };
+        match (value["coin"].as_str(), value.get("price")) {
+            (Some(coin), Some(price)) => vec![(
+                Pair {
+                    coin: coin.to_owned(),
+                },
+                Output::new(price.clone()),
+            )],
+            _ => Vec::new(),
+        }
+    }
+
+    fn heartbeat(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A WebSocket provider counting connections and subscribe frames; each subscribe is
+/// answered with price 100.
+struct WsProvider {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    subscriptions: Arc<AtomicUsize>,
+}
+
+impl WsProvider {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let subscriptions = Arc::new(AtomicUsize::new(0));
+        let (accepted, subscribed) = (connections.clone(), subscriptions.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(mut socket) = tokio_tungstenite::accept_async(tcp).await else {
+                    continue;
+                };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let subscribed = subscribed.clone();
+                tokio::spawn(async move {
+                    while let Some(Ok(frame)) = socket.next().await {
+                        let Message::Text(text) = frame else { continue };
+                        let parsed: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                        if parsed["op"] != "subscribe" {
+                            continue;
+                        }
+                        subscribed.fetch_add(1, Ordering::SeqCst);
+                        let push = json!({"coin": parsed["coin"], "price": 100});
+                        if socket.send(Message::text(push.to_string())).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            url: format!("ws://{addr}"),
+            connections,
+            subscriptions,
+        }
+    }
+}
+
+async fn stream_instance(name: &str, provider: &WsProvider, mode: &str) -> TestAdapter {
+    let adapter = Adapter::new(name)
+        .stream_endpoint(
+            &["ticker"],
+            Ticker,
+            StreamSettings::new(provider.url.clone()),
+        )
+        .default_endpoint("ticker");
+    let config = config(&[("CACHE_MAX_AGE", "5000"), ("EA_MODE", mode)]);
+    TestAdapter::start(adapter, config).await
+}
+
+#[tokio::test]
+async fn one_writer_holds_the_stream_for_many_readers() {
+    if !common::redis_answers().await {
+        return;
+    }
+    let provider = WsProvider::start().await;
+    let name = unique_name("stream");
+    let _writer = stream_instance(&name, &provider, "writer").await;
+    let readers = [
+        stream_instance(&name, &provider, "reader").await,
+        stream_instance(&name, &provider, "reader").await,
+        stream_instance(&name, &provider, "reader").await,
+    ];
+    let btc = json!({"data": {"coin": "BTC"}});
+    assert_eq!(readers[0].request(btc.clone()).await.status, 504);
+
+    // Every reader gets the streamed value once the writer has subscribed.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for reader in &readers {
+        let answer = loop {
+            let answer = reader.request(btc.clone()).await;
+            if answer.status == 200 || Instant::now() > deadline {
+                break answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        assert_eq!(answer.body["result"], 100);
+    }
+    // Readers keep asking over several writer ticks: still one connection, one subscription.
+    for _ in 0..10 {
+        for reader in &readers {
+            assert_eq!(reader.request(btc.clone()).await.status, 200);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        provider.connections.load(Ordering::SeqCst),
+        1,
+        "connections"
+    );
+    assert_eq!(
+        provider.subscriptions.load(Ordering::SeqCst),
+        1,
+        "subscriptions"
+    );
 }
