@@ -195,6 +195,10 @@ fn missing<P: Params>(params: &P) -> AdapterError {
 }
 
 impl<E: BatchHttpEndpoint> DynEndpoint for Batched<E> {
+    fn normalize(&self, data: &Map<String, Value>) -> Result<Value, AdapterError> {
+        Ok(parse_validated::<E::Params>(data, |p| self.endpoint.validate(p))?.1)
+    }
+
     fn prepare(
         self: Arc<Self>,
         context: &Context,

@@ -131,6 +131,28 @@ pub trait Cache: Send + Sync + 'static {
     /// ([`crate::refresh`]) keep the cache warm. Best effort: a failed write is logged, never
     /// returned (the old entry then simply expires).
     async fn put(&self, key: String, value: Arc<Resolved>);
+
+    /// Claims the background refresh of `key` for `hold`: `true` when this instance is to
+    /// refresh it now. A cache only this instance reads always grants it; a shared one
+    /// ([`RedisCache`](crate::redis_cache::RedisCache)) grants it to one instance per
+    /// `hold`, so instances sharing the cache do not all call upstream for the same key.
+    async fn claim_refresh(&self, _key: &str, _hold: Duration) -> bool {
+        true
+    }
+
+    /// Gives up a claim from [`Cache::claim_refresh`] after a failed refresh, so the next
+    /// try (by any instance) need not wait out `hold`.
+    async fn release_refresh(&self, _key: &str) {}
+
+    /// Records that a reader (`EA_MODE=reader`) was just asked for `params` (normalized
+    /// JSON) of endpoint `canonical`, so writers keep them warm. Only a shared cache keeps it.
+    async fn note_interest(&self, _canonical: &str, _params: &str) {}
+
+    /// The parameter sets of `canonical` readers asked for since `since_unix_ms` (at most
+    /// `limit`), for a writer to keep warm; older ones are forgotten.
+    async fn interests(&self, _canonical: &str, _since_unix_ms: u64, _limit: usize) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// In-process cache bounded in items, with a time to live, coalescing concurrent misses.

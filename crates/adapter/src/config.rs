@@ -43,6 +43,18 @@ pub enum CacheType {
     Redis,
 }
 
+/// What an instance does among instances sharing one Redis (`EA_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EaMode {
+    /// `reader`: answers from the shared cache only and never calls the provider; a
+    /// parameter set not in the cache is answered 504 (retry later).
+    Reader,
+    /// `writer`: keeps the shared cache warm (streams, background refresh) for readers.
+    Writer,
+    /// `reader-writer` (default): answers requests, calling the provider on a miss.
+    ReaderWriter,
+}
+
 /// `CACHE_REDIS_URL` when unset.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -69,6 +81,10 @@ pub struct Config {
     /// `CACHE_REDIS_URL`, default `redis://127.0.0.1:6379`; used when `CACHE_TYPE=redis`.
     /// It may hold a password, so `Debug` shows only its scheme, host and port.
     pub cache_redis_url: SecretUrl,
+    /// `EA_MODE`: `reader`, `writer` or `reader-writer` (default). `reader` and `writer`
+    /// require `CACHE_TYPE=redis` and a `CACHE_MAX_AGE` above 0: they share answers only
+    /// through Redis.
+    pub ea_mode: EaMode,
     /// `CACHE_MAX_AGE` in ms, default 90 000; 0 turns the cache off.
     pub cache_max_age: Duration,
     /// `CACHE_MAX_ITEMS`, default 10 000 (the local cache only; Redis bounds itself).
@@ -185,14 +201,17 @@ impl Config {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         let parsed = Parser { vars: &vars };
+        let cache_type = parsed.cache_type()?;
+        let cache_max_age = parsed.bounded_millis("CACHE_MAX_AGE", 90_000)?;
         Ok(Self {
             host: parsed.parse("EA_HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: parsed.parse("EA_PORT", 8080)?,
             threads: parsed.threads()?,
             api_timeout: parsed.millis("API_TIMEOUT", 30_000)?,
-            cache_type: parsed.cache_type()?,
+            cache_type,
             cache_redis_url: parsed.redis_url()?,
-            cache_max_age: parsed.bounded_millis("CACHE_MAX_AGE", 90_000)?,
+            ea_mode: parsed.ea_mode(cache_type, cache_max_age)?,
+            cache_max_age,
             cache_max_items: parsed.parse("CACHE_MAX_ITEMS", 10_000)?,
             max_payload_size: parsed.parse("MAX_PAYLOAD_SIZE_LIMIT", 1_000_000)?,
             log_level: parsed.log_level()?,
@@ -456,6 +475,30 @@ impl Parser<'_> {
         }
     }
 
+    fn ea_mode(&self, cache_type: CacheType, max_age: Duration) -> Result<EaMode, ConfigError> {
+        let Some(value) = self.get("EA_MODE") else {
+            return Ok(EaMode::ReaderWriter);
+        };
+        let invalid = |reason: &str| ConfigError::Invalid {
+            variable: "EA_MODE".to_owned(),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let mode = match value.to_ascii_lowercase().as_str() {
+            "reader" => EaMode::Reader,
+            "writer" => EaMode::Writer,
+            "reader-writer" => return Ok(EaMode::ReaderWriter),
+            _ => return Err(invalid("must be `reader`, `writer` or `reader-writer`")),
+        };
+        // A reader or writer alone with its own cache would answer nothing or warm nothing.
+        if cache_type != CacheType::Redis || max_age.is_zero() {
+            return Err(invalid(
+                "requires CACHE_TYPE=redis and CACHE_MAX_AGE above 0: readers and writers share answers only through Redis",
+            ));
+        }
+        Ok(mode)
+    }
+
     // 0 would refuse everything (or time out at once); the operator turns the feature off
     // by other means instead.
     fn in_range<T>(&self, variable: &str, default: T, max: T) -> Result<T, ConfigError>
@@ -713,5 +756,31 @@ mod tests {
             error.to_string(),
             "environment variable API_KEY is required but not set"
         );
+    }
+
+    #[test]
+    fn ea_mode_is_validated_and_needs_redis() {
+        assert_eq!(parse(&[]).expect("valid").ea_mode, EaMode::ReaderWriter);
+        let redis = [("CACHE_TYPE", "redis")];
+        for (value, mode) in [
+            ("reader", EaMode::Reader),
+            ("Writer", EaMode::Writer),
+            ("reader-writer", EaMode::ReaderWriter),
+        ] {
+            let config = parse(&[redis[0], ("EA_MODE", value)]).expect("valid");
+            assert_eq!(config.ea_mode, mode, "{value}");
+        }
+        let bad = parse(&[redis[0], ("EA_MODE", "both")]).expect_err("unknown mode");
+        assert_eq!(bad.variable(), "EA_MODE");
+        assert!(bad.to_string().contains("reader-writer"), "{bad}");
+        let local = parse(&[("EA_MODE", "reader")]).expect_err("reader needs Redis");
+        assert!(local.to_string().contains("CACHE_TYPE=redis"), "{local}");
+        let no_cache = parse(&[redis[0], ("CACHE_MAX_AGE", "0"), ("EA_MODE", "writer")]);
+        assert!(
+            no_cache.is_err(),
+            "a writer with the cache off warms nothing"
+        );
+        // reader-writer alone works with any cache.
+        assert!(parse(&[("EA_MODE", "reader-writer")]).is_ok());
     }
 }

@@ -139,6 +139,10 @@ pub(crate) trait DynEndpoint: Send + Sync {
         true
     }
 
+    /// Parses and validates `data` into the normalized parameters (for the cache key),
+    /// without any side effect: how an `EA_MODE=reader` instance finds the key it reads.
+    fn normalize(&self, data: &Map<String, Value>) -> Result<Value, AdapterError>;
+
     /// Parses and validates `data`, returning the normalized parameters (for the cache key)
     /// and the upstream call to run on a miss.
     fn prepare(
@@ -157,6 +161,10 @@ pub(crate) trait DynEndpoint: Send + Sync {
 pub(crate) struct Erased<E>(pub E);
 
 impl<E: Endpoint> DynEndpoint for Erased<E> {
+    fn normalize(&self, data: &Map<String, Value>) -> Result<Value, AdapterError> {
+        Ok(parse_validated::<E::Params>(data, |p| self.0.validate(p))?.1)
+    }
+
     fn prepare(
         self: Arc<Self>,
         context: &Context,

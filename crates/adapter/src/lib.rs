@@ -78,7 +78,12 @@
 //!   the answers live in Redis at `CACHE_REDIS_URL` and every instance of the adapter shares
 //!   them ([`redis_cache`]). With `CACHE_REFRESH_WINDOW_MS` set, parameter sets requested
 //!   within that many ms are re-fetched in the background before their entry expires, so
-//!   hot requests never wait for the provider ([`refresh`]).
+//!   hot requests never wait for the provider ([`refresh`]); instances sharing Redis
+//!   refresh each parameter set once between them (a Redis lock per key).
+//! - Splits instances sharing Redis by `EA_MODE` ([`EaMode`]): `reader` answers from the
+//!   shared cache alone (a miss is a 504) and records what it was asked for; `writer`
+//!   keeps exactly that warm (upstream calls, streams, refresh), so one writer holds the
+//!   provider's stream for many readers; `reader-writer` (default) does both.
 //! - Maps upstream failures: non-2xx → 502 with `providerStatusCode`, unreachable → 502,
 //!   `API_TIMEOUT` → 504 ([`upstream`]). The HTTP status always equals `statusCode`
 //!   ([`AdapterError`]).
@@ -281,7 +286,7 @@ pub mod testing;
 pub mod upstream;
 
 pub use batch::{BatchAnswer, BatchHttpEndpoint};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, EaMode};
 pub use endpoint::{Context, Endpoint, Http, HttpEndpoint, Output, Params};
 pub use error::AdapterError;
 pub use protocol::{AdapterRequest, AdapterResponse};

@@ -7,7 +7,17 @@
 //!   ([`Resolved::time_to_live`]), so Redis expires them when they reach that age.
 //! - Errors are never stored.
 //! - Identical in-flight requests on one instance make one Redis lookup and at most one
-//!   upstream call ([`SingleFlight`]); instances do not coordinate with each other.
+//!   upstream call ([`SingleFlight`]); concurrent misses on different instances each call
+//!   upstream.
+//! - Background refresh ([`crate::refresh`]) is coordinated: before refreshing a key an
+//!   instance takes a short lock, `SET {adapter name}:refresh-lock:{cache_key} {token} NX
+//!   PX {hold}`, so one instance per window calls upstream for it. A failed refresh
+//!   deletes the lock if it still holds this instance's token; a Redis failure while
+//!   taking it skips that refresh (its write would most likely fail too).
+//! - `EA_MODE=reader` instances record each requested parameter set in the sorted set
+//!   `{adapter name}:interest:{endpoint}` (score: when last requested, in unix ms);
+//!   `EA_MODE=writer` instances read it to keep those parameter sets warm
+//!   ([`crate::server`]).
 //! - Redis must answer at start-up ([`RedisCache::connect`] fails otherwise). Later Redis
 //!   failures are logged as warnings and the request goes upstream: the cache never takes
 //!   the adapter down. The connection reconnects by itself.
@@ -18,6 +28,7 @@
 //!   `rediss://` (TLS) is not built in; `CACHE_REDIS_URL` rejects it at start-up.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -65,7 +76,14 @@ pub struct RedisCache {
     namespace: String,
     max_age: Duration,
     in_flight: SingleFlight<Outcome>,
+    /// This instance's value in refresh locks, so it releases only a lock it holds.
+    lock_token: String,
 }
+
+/// Deletes a refresh lock only if it holds this instance's token (it may have expired
+/// and been taken by another instance meanwhile).
+const RELEASE_LOCK: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 impl RedisCache {
     /// Connects to `url` and checks that Redis answers. `namespace` (the adapter's name)
@@ -102,7 +120,16 @@ impl RedisCache {
             namespace: namespace.to_owned(),
             max_age,
             in_flight: SingleFlight::default(),
+            lock_token: lock_token(),
         })
+    }
+
+    fn interest_key(&self, canonical: &str) -> String {
+        format!("{}:interest:{canonical}", self.namespace)
+    }
+
+    fn lock_key(&self, key: &str) -> String {
+        format!("{}:refresh-lock:{key}", self.namespace)
     }
 
     /// The Redis key for a [`cache_key`](crate::cache::cache_key).
@@ -126,6 +153,118 @@ impl Cache for RedisCache {
             tracing::warn!(%key, %error, "cache write of a streamed or refreshed answer failed");
         }
     }
+
+    async fn claim_refresh(&self, key: &str, hold: Duration) -> bool {
+        let lock = self.lock_key(key);
+        // At least 1 ms: PX rejects 0.
+        let millis = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut connection = self.connection.clone();
+        let mut set = redis::cmd("SET");
+        set.arg(&lock)
+            .arg(&self.lock_token)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis);
+        let set = set.query_async::<Option<String>>(&mut connection);
+        match tokio::time::timeout(REDIS_TIMEOUT, set).await {
+            Ok(Ok(claimed)) => claimed.is_some(),
+            Ok(Err(error)) => {
+                tracing::warn!(%lock, %error, "refresh lock failed; this refresh is skipped");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(%lock, "refresh lock timed out; this refresh is skipped");
+                false
+            }
+        }
+    }
+
+    async fn note_interest(&self, canonical: &str, params: &str) {
+        let set = self.interest_key(canonical);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(&set)
+            .arg(crate::endpoint::unix_ms())
+            .arg(params)
+            .ignore()
+            // A set no reader touches any more goes away by itself.
+            .cmd("PEXPIRE")
+            .arg(&set)
+            .arg(
+                u64::try_from(self.max_age.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .saturating_mul(2)
+                    .max(1),
+            )
+            .ignore();
+        let mut connection = self.connection.clone();
+        let noted = tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut connection));
+        if !matches!(noted.await, Ok(Ok(()))) {
+            tracing::warn!(%set, "could not record a reader's parameters for the writers");
+        }
+    }
+
+    async fn interests(&self, canonical: &str, since_unix_ms: u64, limit: usize) -> Vec<String> {
+        let set = self.interest_key(canonical);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&set)
+            .arg("-inf")
+            .arg(format!("({since_unix_ms}"))
+            .ignore()
+            .cmd("ZRANGEBYSCORE")
+            .arg(&set)
+            .arg(since_unix_ms)
+            .arg("+inf")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+        let mut connection = self.connection.clone();
+        let read = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            pipe.query_async::<(Vec<String>,)>(&mut connection),
+        );
+        match read.await {
+            Ok(Ok((members,))) => members,
+            _ => {
+                tracing::warn!(%set, "could not read the readers' parameters");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn release_refresh(&self, key: &str) {
+        let lock = self.lock_key(key);
+        let mut connection = self.connection.clone();
+        let mut release = redis::cmd("EVAL");
+        release
+            .arg(RELEASE_LOCK)
+            .arg(1)
+            .arg(&lock)
+            .arg(&self.lock_token);
+        let release = release.query_async::<i64>(&mut connection);
+        // Best effort: an unreleased lock only delays the next try until it expires.
+        if !matches!(
+            tokio::time::timeout(REDIS_TIMEOUT, release).await,
+            Ok(Ok(_))
+        ) {
+            tracing::debug!(%lock, "refresh lock not released; it expires by itself");
+        }
+    }
+}
+
+/// A value no other instance uses: process id, start time and a per-process counter.
+fn lock_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 async fn lookup_or_fetch(

@@ -175,6 +175,14 @@ impl Refresher {
         endpoint: Arc<dyn DynEndpoint>,
         data: Map<String, Value>,
     ) {
+        // Instances sharing a cache refresh a key once per lead between them: the lock is
+        // held for the lead, the time from an entry falling due to its expiry, so no other
+        // instance's view of the same entry falls due while it is held.
+        if !self.cache.claim_refresh(&key, self.max_age / 3).await {
+            tracing::debug!(%key, "another instance refreshes this key");
+            self.done(&key, None, true);
+            return;
+        }
         // `prepare` and the fetch run the adapter author's code. A panic there must fail
         // this refresh alone, like any other failure: left uncaught it would end this task
         // with the entry marked as refreshing, and it would never be refreshed again.
@@ -195,17 +203,27 @@ impl Refresher {
             }
             Err(error) => {
                 tracing::warn!(%key, %error, "background refresh failed; the cached answer stays until it expires");
+                self.cache.release_refresh(&key).await;
                 None
             }
         };
+        self.done(&key, received, false);
+    }
+
+    /// Records the end of a refresh of `key`: `received` when it succeeded; `skipped` when
+    /// another instance holds its refresh.
+    fn done(&self, key: &str, received: Option<u64>, skipped: bool) {
         let mut tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = tracked.get_mut(&key) {
+        if let Some(entry) = tracked.get_mut(key) {
             entry.refreshing = false;
             match received {
                 Some(received) => {
                     entry.received_unix_ms = entry.received_unix_ms.max(received);
                     entry.not_before = None;
                 }
+                // Whoever holds the lock holds it for the rest of this entry's lead; the
+                // next request brings the refreshed answer's age here.
+                None if skipped => entry.not_before = Some(Instant::now() + self.max_age / 3),
                 // Half the lead: one more try before the entry expires.
                 None => entry.not_before = Some(Instant::now() + self.max_age / 6),
             }

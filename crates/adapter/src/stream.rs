@@ -262,6 +262,10 @@ impl<E: StreamEndpoint> DynEndpoint for Streaming<E> {
         false
     }
 
+    fn normalize(&self, data: &Map<String, Value>) -> Result<Value, AdapterError> {
+        Ok(parse_validated::<E::Params>(data, |p| self.endpoint.validate(p))?.1)
+    }
+
     fn prepare(
         self: Arc<Self>,
         _context: &Context,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::state::Shared;
+use super::state::{Route, Shared};
 use crate::cache::{Fetch, Resolved, cache_key};
 use crate::error::AdapterError;
 use crate::metrics::Metrics;
@@ -49,10 +49,16 @@ impl Shared {
     }
 
     /// Routes, checks and resolves `request` through the cache.
-    async fn resolve(&self, request: &AdapterRequest) -> Result<Arc<Resolved>, AdapterError> {
+    pub(super) async fn resolve(
+        &self,
+        request: &AdapterRequest,
+    ) -> Result<Arc<Resolved>, AdapterError> {
         check_param_lengths(&request.data, self.max_param_length)?;
         let route = self.route_for(request)?;
         tracing::Span::current().record("endpoint", route.canonical.as_str());
+        if self.reader {
+            return self.read_shared(route, request).await;
+        }
         let (params, fetch) = route
             .endpoint
             .clone()
@@ -91,6 +97,34 @@ impl Shared {
             refresher.note(&key, &route.canonical, &route.endpoint, &resolved);
         }
         Ok(resolved)
+    }
+
+    /// `EA_MODE=reader`: the shared cache's answer, never an upstream call. A miss is a
+    /// 504 (`AdapterTimeoutError`), as in the TypeScript framework: the writer has not
+    /// stored this parameter set yet, and a retry shortly after may find it.
+    async fn read_shared(
+        &self,
+        route: &Route,
+        request: &AdapterRequest,
+    ) -> Result<Arc<Resolved>, AdapterError> {
+        let params = route.endpoint.normalize(&request.data)?;
+        let key = cache_key(&route.canonical, &params);
+        // Hit or miss, the writers are told, so they keep these parameters warm; spawned
+        // so the answer does not wait for that write.
+        let cache = self.cache.clone();
+        let canonical = route.canonical.clone();
+        let noted = params.to_string();
+        tokio::spawn(async move { cache.note_interest(&canonical, &noted).await });
+        let miss: Fetch = Box::pin(async {
+            Err(AdapterError::Timeout(
+                "no answer for these parameters in the shared cache yet (EA_MODE=reader: a writer fills it); retry shortly".to_owned(),
+            ))
+        });
+        tokio::time::timeout(self.adapter_timeout, self.cache.get_or_fetch(key, miss))
+            .await
+            .map_err(|_| {
+                AdapterError::Timeout("the shared cache did not answer in time".to_owned())
+            })?
     }
 }
 

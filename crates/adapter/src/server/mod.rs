@@ -14,6 +14,7 @@ mod answer;
 mod handlers;
 mod run;
 mod state;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -145,6 +146,7 @@ impl Adapter {
     async fn build(self, config: &Config) -> Result<(Routers, Drained), StartError> {
         let (in_flight, drained) = in_flight();
         let shared = Arc::new(Shared::new(self, config, in_flight).await?);
+        writer::start(&shared, config);
         Ok((handlers::routers(shared, config.max_payload_size), drained))
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{Adapter, StartError};
 use crate::async_completion::{AsyncMode, InFlight};
 use crate::cache::{Cache, LocalCache, NoCache};
-use crate::config::{CacheType, Config};
+use crate::config::{CacheType, Config, EaMode};
 use crate::endpoint::{Context, DynEndpoint};
 use crate::error::AdapterError;
 use crate::metrics::{EndpointMetrics, Metrics};
@@ -55,6 +55,8 @@ pub(super) struct Shared {
     pub(super) metrics: Option<Metrics>,
     /// Background refresh of hot parameter sets (`CACHE_REFRESH_WINDOW_MS`).
     pub(super) refresher: Option<Arc<Refresher>>,
+    /// `EA_MODE=reader`: answers come from the shared cache alone.
+    pub(super) reader: bool,
 }
 
 impl Shared {
@@ -120,9 +122,10 @@ impl Shared {
             metrics: metrics.as_ref().map(|m| m.upstream.clone()),
         };
         let adapter_timeout = config.api_timeout + ADAPTER_TIMEOUT_MARGIN;
+        let reader = config.ea_mode == EaMode::Reader;
         let refresher = match config.cache_refresh_window {
-            // Without a cache there is nothing to keep warm.
-            Some(window) if !config.cache_max_age.is_zero() => Some(Refresher::start(
+            // Without a cache there is nothing to keep warm; a reader never calls upstream.
+            Some(window) if !config.cache_max_age.is_zero() && !reader => Some(Refresher::start(
                 window,
                 config.cache_max_age,
                 config.cache_max_items,
@@ -133,7 +136,8 @@ impl Shared {
             )),
             _ => None,
         };
-        for route in &canonical_routes {
+        // A reader opens no streams: writers keep the shared cache filled.
+        for route in canonical_routes.iter().filter(|_| !reader) {
             route.endpoint.attach(&route.canonical, &cache, config);
         }
         Ok(Self {
@@ -151,6 +155,7 @@ impl Shared {
             in_flight,
             metrics,
             refresher,
+            reader,
         })
     }
 
@@ -175,6 +180,18 @@ impl Shared {
                     .to_owned(),
             }),
         }
+    }
+
+    /// The canonical name of every endpoint.
+    pub(super) fn canonical_routes(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .routes
+            .values()
+            .map(|route| route.canonical.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The caller's `x-request-id` when it is usable, else the next number in hex.
