@@ -126,10 +126,11 @@ async fn three_instances_refresh_a_parameter_set_once_per_window() {
     results.dedup();
     println!("upstream calls in 4 s across three instances: {hits}");
     // One refresh per 0.8 s period, a period being at most 2/3 of the max age plus the
-    // provider's delay: about 5 in 4 s. Refreshing on every instance would be three times
-    // that (at least 12).
-    assert!(results.len() >= 4, "refreshed answers served: {results:?}");
-    assert!((4..=8).contains(&hits), "upstream calls: {hits}");
+    // provider's delay: about 5 in 4 s (measured: 5). Refreshing on every instance would
+    // be three times that (13 measured with the lock off). The bounds leave room for a
+    // loaded machine delaying refreshes, not for a second refresher.
+    assert!(results.len() >= 2, "refreshed answers served: {results:?}");
+    assert!((2..=9).contains(&hits), "upstream calls: {hits}");
 }
 
 #[tokio::test]
