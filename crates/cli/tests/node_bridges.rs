@@ -1,59 +1,17 @@
 //! `offchain node bridges …` against a running `offchain node run`: create (tokens from a
 //! variable or a file, never the command line), list, show, delete, and the failures.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 
+mod node_support;
 mod support;
+use node_support::node_run;
 use support::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_offchain");
-const JD_KEY: &str = "1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e";
-
-/// Kills the node when the test ends, however it ends; holds its stdout open.
-struct Running(Child, #[allow(dead_code)] BufReader<ChildStdout>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `offchain node run` (no API token: loopback callers) on a free port.
-fn node_run(dir: &Path) -> (Running, String) {
-    let config = dir.join("node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "name = \"node-1\"\ndata_dir = \"data\"\n\n[[job_distributors]]\n\
-             uri = \"127.0.0.1:9\"\npublic_key = \"{JD_KEY}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n"
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["node", "run", "--config"])
-        .arg(&config)
-        .env("OFFCHAIN_NODE_PASSWORD", "pw")
-        .env_remove("OFFCHAIN_NODE_API_TOKEN")
-        .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    stdout.read_line(&mut first).unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no API address in {first:?}"))
-        .to_owned();
-    (Running(child, stdout), url)
-}
 
 fn bridges(format: &str, api: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(BIN)
